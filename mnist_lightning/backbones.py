@@ -1,0 +1,120 @@
+"""The networks: a feed-forward MLP and a small CNN. Both take normalized images [B, 1, 28, 28] and return logits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
+NORMS = ("batch", "layer", "none")
+INITS = ("kaiming", "xavier", "torch")
+
+
+def _check_choice(name: str, value: str, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of: {', '.join(choices)}.")
+
+
+def check_dropout(dropout: float) -> None:
+    if not 0 <= dropout < 1:
+        raise ValueError(
+            f"regularizer.dropout must be in [0, 1) (the probability of zeroing a unit; 1 would zero them all), "
+            f"got {dropout}."
+        )
+
+
+def init_weights(module: nn.Module, scheme: str) -> None:
+    """He (kaiming) init keeps activation variance constant through ReLU layers; Xavier suits tanh; 'torch' keeps
+    PyTorch's default (a uniform He variant with a=sqrt(5)). Biases start at zero."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)) and scheme != "torch":
+            if scheme == "kaiming":
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            else:
+                nn.init.xavier_normal_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
+class MLP(nn.Sequential):
+    """Flatten -> [Linear -> Norm -> Activation -> Dropout] per hidden size -> Linear(10).
+
+    The default 784-512-256-10 with BatchNorm1d and Dropout is the classic feed-forward MNIST network.
+    BatchNorm1d standardizes each unit over the batch (running averages are used in eval mode); Dropout zeroes
+    units at random during training only. Both behave differently in train() and eval() mode, which is why
+    Lightning switches the mode around validation and test.
+    """
+
+    def __init__(
+        self,
+        hidden_sizes: Sequence[int] = (512, 256),
+        activation: str = "relu",
+        norm: str = "batch",
+        dropout: float = 0.2,
+        init: str = "kaiming",
+        in_features: int = 28 * 28,
+        num_classes: int = 10,
+    ):
+        if not hidden_sizes or any(not isinstance(h, int) or h < 1 for h in hidden_sizes):
+            raise ValueError(
+                f"model.hidden_sizes must be a non-empty list of positive integers, e.g. [512, 256]; got "
+                f"{list(hidden_sizes) if hidden_sizes is not None else None}."
+            )
+        _check_choice("model.activation", activation, ACTIVATIONS)
+        _check_choice("model.norm", norm, NORMS)
+        _check_choice("model.init", init, INITS)
+        check_dropout(dropout)
+        layers: list[nn.Module] = [nn.Flatten()]  # [B,1,28,28] -> [B,784], the same as x.view(B, -1)
+        width = in_features
+        for hidden in hidden_sizes:
+            # A bias right before BatchNorm is wasted: BN subtracts the batch mean, bias included, then adds its own.
+            layers.append(nn.Linear(width, hidden, bias=norm != "batch"))
+            if norm == "batch":
+                layers.append(nn.BatchNorm1d(hidden))
+            elif norm == "layer":
+                layers.append(nn.LayerNorm(hidden))
+            layers += [ACTIVATIONS[activation](), nn.Dropout(dropout)]
+            width = hidden
+        layers.append(nn.Linear(width, num_classes))
+        super().__init__(*layers)
+        init_weights(self, init)
+
+
+class CNN(nn.Sequential):
+    """The classic small MNIST CNN: 2 x (Conv3x3 -> BatchNorm2d -> ReLU -> MaxPool2) -> FC(128) -> FC(10)."""
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (32, 64),
+        hidden_size: int = 128,
+        dropout: float = 0.2,
+        init: str = "kaiming",
+        num_classes: int = 10,
+    ):
+        if len(channels) != 2 or any(not isinstance(c, int) or c < 1 for c in channels):
+            raise ValueError(f"model.channels must be two positive integers, e.g. [32, 64]; got {list(channels)}.")
+        if not isinstance(hidden_size, int) or hidden_size < 1:
+            raise ValueError(f"model.hidden_size must be a positive integer, got {hidden_size!r}.")
+        _check_choice("model.init", init, INITS)
+        check_dropout(dropout)
+        layers: list[nn.Module] = []
+        width = 1
+        for out in channels:
+            layers += [
+                nn.Conv2d(width, out, kernel_size=3, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(),
+                nn.MaxPool2d(2),  # 28 -> 14 -> 7
+            ]
+            width = out
+        layers += [
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(width * 7 * 7, hidden_size),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden_size, num_classes),
+        ]
+        super().__init__(*layers)
+        init_weights(self, init)

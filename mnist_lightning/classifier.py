@@ -107,8 +107,8 @@ class MNISTClassifier(L.LightningModule):
         decoupled = hp.weight_decay if hp.weight_decay_mode == "decoupled" else 0.0
         penalized = {id(p) for p in self._penalized()}
         groups = [
-            {"params": [p for p in self.parameters() if id(p) in penalized], "weight_decay": decoupled},
-            {"params": [p for p in self.parameters() if id(p) not in penalized], "weight_decay": 0.0},
+            {"name": "weights", "params": [p for p in self.parameters() if id(p) in penalized], "weight_decay": decoupled},
+            {"name": "biases_norms", "params": [p for p in self.parameters() if id(p) not in penalized], "weight_decay": 0.0},
         ]
         # get_class rather than instantiate: Hydra would wrap the parameter groups into configs.
         config = dict(hp.optimizer)
@@ -123,10 +123,24 @@ class MNISTClassifier(L.LightningModule):
         steps_arg = config.pop("total_steps_arg", None)
         if steps_arg:  # OneCycleLR's total_steps, CosineAnnealingLR's T_max: the length of the whole run
             config[steps_arg] = int(self.trainer.estimated_stepping_batches)
+            self._check_resumed_schedule_length(steps_arg, config[steps_arg])
         scheduler = {"scheduler": get_class(config.pop("_target_"))(optimizer, **config), "interval": interval}
         if monitor:
             scheduler["monitor"] = monitor
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Called on resume before configure_optimizers; the schedule's saved state is restored after it.
+        self._resumed_schedulers = checkpoint.get("lr_schedulers", [])
+
+    def _check_resumed_schedule_length(self, steps_arg: str, steps: int) -> None:
+        for state in getattr(self, "_resumed_schedulers", []):
+            if state.get(steps_arg, steps) != steps:
+                raise ValueError(
+                    f"The checkpoint's learning-rate schedule spans {state[steps_arg]} steps, but this run has {steps}: "
+                    "a one-cycle or cosine schedule cannot be stretched. Resume with the trainer settings of the "
+                    "original run (same max_epochs and batches), or train longer with scheduler=none or plateau."
+                )
 
 
 def read_checkpoint(path: str | Path) -> dict:

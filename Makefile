@@ -1,0 +1,29 @@
+# Two commands do everything: `make train` and `make test`. Each creates the virtual environment in .venv
+# when it is missing, reinstalls when pyproject.toml is newer than the last install, and reuses it otherwise.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: train eval test test-slow tensorboard
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --editable '.[dev]'
+	touch $(STAMP)
+
+train: $(STAMP)  ## make train ARGS="model=cnn regularizer.dropout=0.3"
+	$(BIN)/python -m mnist_lightning.train $(ARGS)
+
+eval: $(STAMP)   ## make eval ARGS="ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt"
+	$(BIN)/python -m mnist_lightning.eval $(ARGS)
+
+test: $(STAMP)   ## the fast suite (a few minutes on 2 cores)
+	$(BIN)/python -m pytest $(ARGS)
+
+test-slow: $(STAMP)  ## the slow end-to-end tests (full training runs, install from a wheel)
+	$(BIN)/python -m pytest -m slow $(ARGS)
+
+tensorboard: $(STAMP)
+	$(BIN)/tensorboard --logdir outputs

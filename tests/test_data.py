@@ -1,0 +1,184 @@
+"""The data: original bytes, known facts, safe caching, the split, the normalization statistics, the batches."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_lightning import mnist_files
+from mnist_lightning.datamodule import MNISTDataModule, split_indices
+from mnist_lightning.mnist_files import ALL_FILES, BUNDLE_DIR, MnistDataError, TRAIN_LABELS, load_split
+
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.mark.parametrize("spec", ALL_FILES, ids=lambda s: s.name)
+def test_bundled_files_are_the_originals(spec):
+    data = gzip.decompress((BUNDLE_DIR / f"{spec.name}.gz").read_bytes())
+    assert hashlib.md5(data).hexdigest() == spec.md5
+
+
+def test_known_facts(train_split, test_split):
+    (train_x, train_y), (test_x, test_y) = train_split, test_split
+    assert train_x.shape == (60000, 28, 28) and train_x.dtype == torch.uint8
+    assert test_x.shape == (10000, 28, 28)
+    assert torch.bincount(train_y).tolist() == TRAIN_COUNTS
+    assert torch.bincount(test_y).tolist() == TEST_COUNTS
+    assert train_y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+
+
+def _bundle_with(tmp_path: Path, spec, payload: bytes) -> Path:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / f"{spec.name}.gz").write_bytes(gzip.compress(payload))
+    return bundle
+
+
+def test_corrupt_bundle_names_file_and_md5_and_writes_nothing(tmp_path):
+    original = gzip.decompress((BUNDLE_DIR / f"{TRAIN_LABELS.name}.gz").read_bytes())
+    bundle = _bundle_with(tmp_path, TRAIN_LABELS, original[:-100])  # truncated
+    cache = tmp_path / "cache"
+    with pytest.raises(MnistDataError) as err:
+        mnist_files.verified_bytes(TRAIN_LABELS, cache, bundle)
+    message = str(err.value)
+    assert TRAIN_LABELS.name in message and TRAIN_LABELS.md5 in message and "Fix:" in message
+    assert not cache.exists() or not any(cache.iterdir())  # no half-written cache
+
+
+def test_undecompressable_bundle_is_a_clear_error(tmp_path):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / f"{TRAIN_LABELS.name}.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(MnistDataError, match="cannot be decompressed"):
+        mnist_files.verified_bytes(TRAIN_LABELS, tmp_path / "cache", bundle)
+
+
+def test_corrupt_cache_file_is_reported(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / TRAIN_LABELS.name).write_bytes(b"\x00" * 60008)
+    with pytest.raises(MnistDataError, match=str(cache / TRAIN_LABELS.name)):
+        mnist_files.verified_bytes(TRAIN_LABELS, cache)
+
+
+def test_missing_everywhere_and_no_network(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    with pytest.raises(MnistDataError) as err:
+        mnist_files.verified_bytes(TRAIN_LABELS, tmp_path / "cache", tmp_path / "no_bundle")
+    assert "network unreachable" in str(err.value) and "copy the four original MNIST files" in str(err.value)
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(mnist_files.os, "replace", crash)
+    cache = tmp_path / "cache"
+    with pytest.raises(OSError, match="disk full"):
+        mnist_files.verified_bytes(TRAIN_LABELS, cache)
+    assert list(cache.iterdir()) == []
+
+
+def test_unpacks_once_then_reads_the_verified_cache(tmp_path):
+    cache = tmp_path / "cache"
+    first = load_split(train=False, cache_dir=cache)
+    assert sorted(p.name for p in cache.iterdir()) == ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    second = load_split(train=False, cache_dir=cache, bundle_dir=tmp_path / "gone")  # no bundle needed now
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+
+
+def test_split_is_disjoint_complete_and_seeded():
+    train, val = split_indices(5000, split_seed=12345)
+    assert len(train) == 55000 and len(val) == 5000
+    assert torch.equal(torch.cat([train, val]).sort().values, torch.arange(60000))
+    torch.manual_seed(999)  # the global (training) seed must not move the holdout
+    again_train, again_val = split_indices(5000, split_seed=12345)
+    assert torch.equal(val, again_val) and torch.equal(train, again_train)
+    assert not torch.equal(val, split_indices(5000, split_seed=1)[1])
+
+
+def test_split_is_identical_in_another_process():
+    code = "from mnist_lightning.datamodule import split_indices; print(split_indices(5000, 12345)[1].sum().item(), split_indices(5000, 12345)[1][:5].tolist())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    _, val = split_indices(5000, 12345)
+    assert out.strip() == f"{val.sum().item()} {val[:5].tolist()}"
+
+
+def test_normalization_over_all_60000_is_the_famous_pair(cache_dir):
+    dm = MNISTDataModule(cache_dir=str(cache_dir), val_size=0)
+    dm.setup("fit")
+    assert dm.mean == pytest.approx(0.13066, abs=5e-6) and dm.std == pytest.approx(0.30811, abs=5e-6)
+    assert (round(dm.mean, 4), round(dm.std, 4)) == (0.1307, 0.3081)
+
+
+def test_normalization_uses_the_train_split_only(cache_dir, train_split):
+    dm = MNISTDataModule(cache_dir=str(cache_dir), val_size=5000, split_seed=7)
+    dm.setup("fit")
+    train_idx, val_idx = split_indices(5000, 7)
+    pixels = train_split[0][train_idx].double() / 255
+    assert dm.mean == pytest.approx(pixels.mean().item(), abs=1e-9)
+    assert dm.std == pytest.approx(pixels.std(correction=0).item(), abs=1e-9)
+    with_val = train_split[0].double() / 255  # the statistics must differ from ones that saw the holdout
+    assert dm.mean != pytest.approx(with_val.mean().item(), abs=1e-7)
+
+
+def test_normalization_is_cached_per_split_and_can_be_overridden(tmp_path, caplog):
+    caplog.set_level("INFO")
+    for _ in range(2):
+        dm = MNISTDataModule(cache_dir=str(tmp_path), val_size=1234, split_seed=3)
+        dm.setup("fit")
+    assert "(computed)" in caplog.text and "(cached)" in caplog.text
+    cached = json.loads((tmp_path / "normalization.json").read_text())
+    assert cached["val_size=1234,split_seed=3"]["mean"] == dm.mean
+    given = MNISTDataModule(cache_dir=str(tmp_path), mean=0.5, std=0.25)
+    given.setup("fit")
+    assert (given.mean, given.std) == (0.5, 0.25)
+
+
+@pytest.mark.parametrize("val_size", [-1, 60000, 1.5, "10"])
+def test_bad_val_size_is_refused(val_size):
+    with pytest.raises(ValueError, match="data.val_size"):
+        MNISTDataModule(val_size=val_size)
+
+
+def test_mean_without_std_is_refused():
+    with pytest.raises(ValueError, match="data.mean and data.std"):
+        MNISTDataModule(mean=0.1)
+
+
+def test_batches_are_the_reference_images(cache_dir, train_split, test_split):
+    """The tensor pipeline gives exactly pixel/255 of the right images, with the right labels, in batches."""
+    dm = MNISTDataModule(cache_dir=str(cache_dir), val_size=5000, eval_batch_size=4096)
+    dm.setup(None)
+    _, val_idx = split_indices(5000, 12345)
+    seen = [dm.on_after_batch_transfer(batch, 0) for batch in dm.val_dataloader()]
+    images = torch.cat([x for x, _ in seen])
+    labels = torch.cat([y for _, y in seen])
+    reference = train_split[0][val_idx].float().unsqueeze(1) / 255
+    assert images.shape == (5000, 1, 28, 28) and images.dtype == torch.float32
+    assert torch.equal(images, reference) and torch.equal(labels, train_split[1][val_idx])
+    test_images, test_labels = next(iter(dm.test_dataloader()))
+    assert torch.equal(test_images, test_split[0][:4096]) and torch.equal(test_labels, test_split[1][:4096])
+
+
+def test_train_loader_shuffles_full_batches(cache_dir):
+    dm = MNISTDataModule(cache_dir=str(cache_dir), val_size=5000, batch_size=256)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    assert len(loader) == 55000 // 256
+    (x1, y1), (x2, _) = next(iter(loader)), next(iter(loader))
+    assert x1.shape == (256, 28, 28) and y1.shape == (256,)
+    assert not torch.equal(x1, x2)  # a new order every epoch

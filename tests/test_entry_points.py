@@ -1,0 +1,140 @@
+"""The real commands, in fresh processes: train, sweep, resume, eval, TensorBoard output, and their errors."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import TINY_RUN, read_json, run_module, train_run
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_fast_dev_run(tmp_path, model):
+    run_dir = tmp_path / model
+    result = train_run(run_dir, f"model={model}", "trainer=debug")
+    metrics = read_json(run_dir / "metrics.json")
+    assert 0 <= metrics["test/acc"] <= 1 and "val/acc" in metrics
+    assert "Normalization from the 55,000 training images only" in result.stdout + result.stderr
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One short real run, shared by the tests that inspect what a run leaves behind."""
+    run_dir = tmp_path_factory.mktemp("tiny") / "run"
+    train_run(run_dir, *TINY_RUN, "regularizer.dropout=0.3")
+    return run_dir
+
+
+def test_run_writes_checkpoints_config_metrics(tiny_run):
+    metrics = read_json(tiny_run / "metrics.json")
+    checkpoints = {p.name for p in (tiny_run / "checkpoints").iterdir()}
+    assert "last.ckpt" in checkpoints and any(name.startswith("epoch00-val_acc") for name in checkpoints)
+    assert metrics["best_checkpoint"].endswith(".ckpt") and metrics["epochs"] == 1
+    assert "regularizer.dropout=0.3" in metrics["overrides"]
+    assert metrics["normalization"]["train_images"] == 55000
+    assert "dropout: 0.3" in (tiny_run / ".hydra" / "config.yaml").read_text()
+
+
+def test_checkpoint_is_plain_data(tiny_run):
+    checkpoint = torch.load(tiny_run / "checkpoints" / "last.ckpt", weights_only=True)  # raises on pickled code
+    hp = checkpoint["hyper_parameters"]
+    assert hp["backbone"]["_target_"] == "mnist_lightning.backbones.MLP" and hp["backbone"]["dropout"] == 0.3
+    assert 0.12 < hp["mean"] < 0.14
+
+
+def test_tensorboard_has_scalars_and_hparams(tiny_run):
+    events = EventAccumulator(str(tiny_run / "tensorboard")).Reload()  # all event files of the run
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc", "hp/test_acc"} <= scalars
+    assert any(tag.startswith("lr-AdamW") for tag in scalars), scalars
+    assert events.Scalars("hp/test_acc")[-1].value == pytest.approx(read_json(tiny_run / "metrics.json")["test/acc"])
+    plugin = events.PluginTagToContent("hparams")
+    assert "_hparams_/session_start_info" in plugin
+    assert b"regularizer.dropout" in plugin["_hparams_/session_start_info"]
+
+
+def test_eval_reports_the_same_test_accuracy(tiny_run, tmp_path):
+    metrics = read_json(tiny_run / "metrics.json")
+    eval_dir = tmp_path / "eval"
+    run_module("mnist_lightning.eval", f"ckpt_path={metrics['best_checkpoint']}", f"hydra.run.dir={eval_dir}", cwd=tmp_path)
+    report = read_json(eval_dir / "eval.json")
+    assert report["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+    assert report["model"].startswith("MLP(")
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    first, resumed = tmp_path / "first", tmp_path / "resumed"
+    train_run(first, *TINY_RUN, "scheduler=none")
+    last = first / "checkpoints" / "last.ckpt"
+    train_run(resumed, *TINY_RUN, "scheduler=none", "trainer.max_epochs=2", f"ckpt_path={last}")
+    assert read_json(resumed / "metrics.json")["epochs"] == 2  # one epoch restored, one trained
+    assert torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 40
+
+
+def test_resume_with_a_longer_one_cycle_schedule_is_refused(tiny_run, tmp_path):
+    last = tiny_run / "checkpoints" / "last.ckpt"
+    result = train_run(tmp_path / "longer", *TINY_RUN, "trainer.max_epochs=2", f"ckpt_path={last}",
+                       "regularizer.dropout=0.3", check=False)
+    assert result.returncode != 0
+    assert "schedule spans 20 steps, but this run has 40" in result.stderr
+
+
+def test_checkpoint_of_another_architecture_is_refused(tiny_run, tmp_path):
+    result = train_run(tmp_path / "cnn", "model=cnn", "trainer=debug", f"ckpt_path={tiny_run / 'checkpoints' / 'last.ckpt'}", check=False)
+    assert result.returncode != 0
+    assert "holds a MLP(hidden_sizes=[512, 256]" in result.stderr and "this run builds a CNN(" in result.stderr
+    assert not (tmp_path / "cnn" / "metrics.json").exists()
+
+
+def test_eval_refuses_a_corrupt_checkpoint(tiny_run, tmp_path):
+    broken = tmp_path / "broken.ckpt"
+    broken.write_bytes((tiny_run / "checkpoints" / "last.ckpt").read_bytes()[:5000])
+    result = run_module("mnist_lightning.eval", f"ckpt_path={broken}", f"hydra.run.dir={tmp_path / 'e'}", cwd=tmp_path, check=False)
+    assert result.returncode != 0 and "truncated, corrupt" in result.stderr
+
+
+def test_multirun_sweep_writes_a_summary(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result = run_module(
+        "mnist_lightning.train", "-m", f"hydra.sweep.dir={sweep_dir}", *TINY_RUN,
+        "regularizer.dropout=0.0,0.5", "regularizer.weight_decay=0,1e-3", cwd=tmp_path,
+    )
+    with open(sweep_dir / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["job"] for row in rows] == ["0", "1", "2", "3"]
+    assert "regularizer.dropout=0.5 regularizer.weight_decay=0.001" in rows[3]["overrides"]
+    assert all(0 < float(row["val_acc"]) <= 1 and 0 < float(row["test_acc"]) <= 1 for row in rows)
+    assert "| job | overrides | val_acc | test_acc |" in result.stdout
+    assert (sweep_dir / "summary.md").read_text().count("\n") == 6
+
+
+def test_training_really_learns(tmp_path):
+    """A short real run on 12,800 training images must be far above chance (10%) on the official test set."""
+    run_dir = tmp_path / "learns"
+    train_run(run_dir, "trainer.max_epochs=1", "trainer.limit_train_batches=50", "trainer.limit_val_batches=1")
+    assert read_json(run_dir / "metrics.json")["test/acc"] > 0.9
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model=transformer", "Available options in 'model':\n\tcnn\n\tmlp"),
+        ("regularizer=strong", "Available options in 'regularizer'"),
+        ("regularizer.dropout=1.5", "regularizer.dropout must be in [0, 1)"),
+        ("regularizer.weight_decay=-1e-4", "regularizer.weight_decay must be >= 0"),
+        ("model.hidden_sizes=[]", "model.hidden_sizes must be a non-empty list"),
+        ("data.val_size=60000", "data.val_size must be an integer in [0, 59999]"),
+        ("optimizer=sgd", "Use regularizer.weight_decay_mode=l2 with it"),
+        ("scheduler=plateau data.val_size=0", "data.val_size=0 leaves no validation set"),
+    ],
+)
+def test_bad_config_fails_before_training_with_a_clear_message(tmp_path, override, message):
+    run_dir = tmp_path / "bad"
+    result = train_run(run_dir, *override.split(), "trainer=debug", check=False)
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+    assert "Epoch 0" not in result.stderr + result.stdout and not (run_dir / "checkpoints").exists()

@@ -1,0 +1,155 @@
+"""Backbones, the classifier's loss and optimizer, augmentation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from mnist_lightning.augment import AffineAugment
+from mnist_lightning.backbones import CNN, MLP
+from mnist_lightning.classifier import MNISTClassifier
+
+MLP_CFG = {"_target_": "mnist_lightning.backbones.MLP", "hidden_sizes": [32, 16], "dropout": 0.5}
+ADAMW = {"_target_": "torch.optim.AdamW", "lr": 1e-3}
+
+
+def test_default_mlp_is_the_classic_784_512_256_10():
+    mlp = MLP()
+    linears = [m for m in mlp if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(784, 512), (512, 256), (256, 10)]
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in mlp) == 2 and sum(isinstance(m, nn.Dropout) for m in mlp) == 2
+    assert mlp(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+@pytest.mark.parametrize("norm, layer", [("layer", nn.LayerNorm), ("none", None)])
+def test_mlp_norm_choices(norm, layer):
+    mlp = MLP(hidden_sizes=[64], norm=norm, activation="gelu")
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in mlp)
+    assert any(isinstance(m, nn.GELU) for m in mlp)
+    if layer:
+        assert any(isinstance(m, layer) for m in mlp)
+
+
+def test_cnn_shape_and_layers():
+    cnn = CNN()
+    assert cnn(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert sum(isinstance(m, nn.Conv2d) for m in cnn) == 2 and sum(isinstance(m, nn.MaxPool2d) for m in cnn) == 2
+    assert [m.out_features for m in cnn if isinstance(m, nn.Linear)] == [128, 10]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hidden_sizes": []}, "hidden_sizes must be a non-empty list"),
+        ({"hidden_sizes": [0]}, "hidden_sizes"),
+        ({"dropout": 1.0}, r"regularizer.dropout must be in \[0, 1\)"),
+        ({"dropout": -0.1}, "regularizer.dropout"),
+        ({"activation": "swish"}, "model.activation='swish' is not one of: relu"),
+        ({"norm": "group"}, "model.norm"),
+    ],
+)
+def test_bad_mlp_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MLP(**kwargs)
+
+
+def test_dropout_and_batchnorm_follow_train_and_eval_mode():
+    torch.manual_seed(0)
+    mlp = MLP(hidden_sizes=[64], dropout=0.5)
+    x = torch.rand(8, 1, 28, 28)
+    mlp.train()
+    assert not torch.equal(mlp(x), mlp(x))  # dropout draws a new mask per call
+    mlp.eval()
+    assert torch.equal(mlp(x), mlp(x))  # eval: no dropout, BatchNorm uses its running averages
+    single = mlp(x[:1])  # and so a single image works in eval mode (batch statistics of one image would not)
+    assert torch.allclose(single, mlp(x)[:1], atol=1e-6)
+
+
+def make_classifier(**kwargs) -> MNISTClassifier:
+    defaults = {"backbone": MLP_CFG, "optimizer": ADAMW, "mean": 0.13, "std": 0.31}
+    return MNISTClassifier(**{**defaults, **kwargs})
+
+
+def test_normalization_is_part_of_the_model():
+    model = make_classifier(mean=0.5, std=0.25).eval()
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.allclose(model(x), model.backbone((x - 0.5) / 0.25))
+
+
+def test_weight_decay_spares_biases_and_norm_parameters():
+    model = make_classifier(weight_decay=0.01)
+    decayed, free = model.configure_optimizers().param_groups
+    assert decayed["weight_decay"] == 0.01 and free["weight_decay"] == 0.0
+    assert all(p.ndim == 2 for p in decayed["params"]) and all(p.ndim == 1 for p in free["params"])
+    assert len(decayed["params"]) == 3  # the three Linear weights
+
+
+def test_adam_decay_is_decoupled_and_sgd_needs_l2():
+    adam = make_classifier(optimizer={"_target_": "torch.optim.Adam", "lr": 1e-3}, weight_decay=0.01)
+    assert adam.configure_optimizers().defaults["decoupled_weight_decay"] is True
+    sgd = {"_target_": "torch.optim.SGD", "lr": 0.1, "momentum": 0.9, "nesterov": True}
+    with pytest.raises(ValueError, match="weight_decay_mode=l2"):
+        make_classifier(optimizer=sgd, weight_decay=0.01)
+    l2 = make_classifier(optimizer=sgd, weight_decay=0.01, weight_decay_mode="l2")
+    assert all(g["weight_decay"] == 0.0 for g in l2.configure_optimizers().param_groups)
+
+
+def _loss(model, batch) -> float:
+    torch.manual_seed(0)
+    return model.training_step(batch, 0).item()
+
+
+def test_l2_and_l1_penalties_add_exactly_to_the_loss(monkeypatch):
+    monkeypatch.setattr(MNISTClassifier, "log", lambda *a, **k: None)  # no Trainer attached
+    batch = (torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,)))
+    torch.manual_seed(0)
+    plain = make_classifier()
+    state = plain.state_dict()
+    weights_sq = sum(p.pow(2).sum() for p in plain._penalized()).item()
+    weights_abs = sum(p.abs().sum() for p in plain._penalized()).item()
+    for kwargs, extra in (({"weight_decay": 0.1, "weight_decay_mode": "l2"}, 0.05 * weights_sq), ({"l1": 1e-3}, 1e-3 * weights_abs)):
+        penalized = make_classifier(**kwargs)
+        penalized.load_state_dict(state)
+        assert _loss(penalized, batch) == pytest.approx(_loss(plain, batch) + extra, rel=1e-5)
+
+
+def test_nan_loss_stops_with_advice(monkeypatch):
+    monkeypatch.setattr(MNISTClassifier, "log", lambda *a, **k: None)
+    model = make_classifier()
+    with pytest.raises(FloatingPointError, match="lower optimizer.lr"):
+        model.training_step((torch.full((4, 1, 28, 28), float("nan")), torch.zeros(4, dtype=torch.long)), 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"weight_decay": -1e-4}, "weight_decay must be >= 0"), ({"l1": -1.0}, "l1"),
+     ({"label_smoothing": 1.0}, "label_smoothing"), ({"weight_decay_mode": "both"}, "weight_decay_mode")],
+)
+def test_bad_regularizer_values_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_classifier(**kwargs)
+
+
+def test_augmentation_is_random_per_image_and_keeps_shape_and_range():
+    torch.manual_seed(0)
+    digit = torch.zeros(1, 1, 28, 28)
+    digit[..., 8:20, 12:16] = 1.0  # a bar, like a "1"
+    batch = digit.repeat(64, 1, 1, 1)
+    out = AffineAugment(rotate_deg=15, translate=0.1, scale=(0.9, 1.1))(batch)
+    assert out.shape == batch.shape
+    assert out.min() >= 0 and out.max() <= 1
+    assert len({tuple(img.flatten().round(decimals=4).tolist()) for img in out}) == 64  # all different
+    assert out.sum(dim=(1, 2, 3)).mean() == pytest.approx(batch[0].sum().item(), rel=0.15)  # ink is moved, not lost
+
+
+def test_augmentation_off_by_default_and_identity_when_all_zero():
+    assert not AffineAugment().enabled
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.allclose(AffineAugment(rotate_deg=0, translate=0, scale=(1.0, 1.0))(x), x, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [{"rotate_deg": -5}, {"translate": 1.0}, {"scale": (1.2, 0.8)}])
+def test_bad_augmentation_is_refused(kwargs):
+    with pytest.raises(ValueError, match="regularizer.augment"):
+        AffineAugment(**kwargs)

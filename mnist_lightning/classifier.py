@@ -93,7 +93,8 @@ class MNISTClassifier(L.LightningModule):
         images, labels = batch
         logits = self(images)
         accuracy(logits, labels)
-        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), prog_bar=True)
+        # sync_dist: under DDP the loss is averaged over ranks (torchmetrics syncs the accuracy itself).
+        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), prog_bar=True, sync_dist=True)
         self.log(f"{stage}/acc", accuracy, prog_bar=True)
 
     def validation_step(self, batch, batch_idx: int) -> None:

@@ -19,6 +19,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
@@ -126,7 +127,7 @@ def train(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float:
     metrics = train(cfg)
-    print(json.dumps({k: v for k, v in metrics.items() if "/" in k}, indent=2))
+    rank_zero_info(json.dumps({k: v for k, v in metrics.items() if "/" in k}, indent=2))
     return metrics.get("val/acc", metrics["test/acc"])
 
 

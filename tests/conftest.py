@@ -55,3 +55,12 @@ def read_json(path: Path) -> dict:
 # Settings that keep a real (non-fast_dev_run) training run to seconds: checkpoints, validation and test all
 # happen, on a fraction of the batches.
 TINY_RUN = ("trainer.max_epochs=1", "trainer.limit_train_batches=20", "trainer.limit_val_batches=2")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """One short real run (outputs/<run>/ with checkpoints), shared by the tests that inspect what a run leaves."""
+    run_dir = tmp_path_factory.mktemp("tiny") / "outputs" / "run"
+    run_dir.parent.mkdir()
+    train_run(run_dir, *TINY_RUN, "regularizer.dropout=0.3")
+    return run_dir

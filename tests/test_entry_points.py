@@ -21,14 +21,6 @@ def test_fast_dev_run(tmp_path, model):
     assert (run_dir / ".hydra" / "config.yaml").is_file()
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """One short real run, shared by the tests that inspect what a run leaves behind."""
-    run_dir = tmp_path_factory.mktemp("tiny") / "run"
-    train_run(run_dir, *TINY_RUN, "regularizer.dropout=0.3")
-    return run_dir
-
-
 def test_run_writes_checkpoints_config_metrics(tiny_run):
     metrics = read_json(tiny_run / "metrics.json")
     checkpoints = {p.name for p in (tiny_run / "checkpoints").iterdir()}

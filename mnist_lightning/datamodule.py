@@ -17,7 +17,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from mnist_lightning.augment import AffineAugment
-from mnist_lightning.mnist_files import load_split, write_atomically
+from mnist_lightning.mnist_files import ALL_FILES, load_split, verified_bytes, write_atomically
 
 N_TRAIN = 60_000
 
@@ -93,9 +93,9 @@ class MNISTDataModule(L.LightningDataModule):
         self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
-        # Unpacks and verifies all four files once (rank 0 only under DDP); setup() then only reads the cache.
-        load_split(train=True, cache_dir=self.cache_dir)
-        load_split(train=False, cache_dir=self.cache_dir)
+        # Unpacks and verifies all four files (rank 0 only under DDP) before any rank's setup() reads the cache.
+        for spec in ALL_FILES:
+            verified_bytes(spec, self.cache_dir)
 
     def setup(self, stage: str | None = None) -> None:
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")

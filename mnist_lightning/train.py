@@ -44,10 +44,11 @@ def build_classifier(cfg: DictConfig, mean: float, std: float) -> MNISTClassifie
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     has_val = cfg.data.val_size > 0
     patience = cfg.regularizer.early_stopping_patience
-    needs_val = [name for name, used in (("regularizer.early_stopping_patience", patience is not None),
-                                         ("scheduler=plateau", cfg.scheduler.get("monitor"))) if used]
-    if needs_val and not has_val:
-        raise ValueError(f"{', '.join(needs_val)} watch val/acc, but data.val_size=0 leaves no validation set.")
+    if not has_val and (patience is not None or cfg.scheduler.get("monitor")):
+        raise ValueError(
+            "regularizer.early_stopping_patience and scheduler=plateau watch val/acc, but data.val_size=0 leaves no "
+            "validation set. Keep a validation split, or turn them off (early_stopping_patience=null, another scheduler)."
+        )
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
         # With no validation set, "best" is simply the last epoch.
@@ -57,7 +58,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
         filename="epoch{epoch:02d}-val_acc{val/acc:.4f}" if has_val else "epoch{epoch:02d}",
         auto_insert_metric_name=False,
     )
-    callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor(logging_interval="epoch")]
+    callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor()]
     if patience is not None:
         callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=patience))
     return callbacks
@@ -71,7 +72,7 @@ def flat_hparams(cfg: DictConfig) -> dict:
         for key, value in node.items():
             if isinstance(value, dict):
                 walk(value, f"{prefix}{key}.")
-            elif key != "hydra":
+            else:
                 flat[f"{prefix}{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
 
     walk(OmegaConf.to_container(cfg, resolve=True), "")
@@ -93,7 +94,8 @@ def train(cfg: DictConfig) -> dict:
 
     logger = TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False)
     # Placeholders for the final metrics, so the HParams tab pairs this run's settings with its results.
-    logger.log_hyperparams(flat_hparams(cfg), metrics={"hp/val_acc": float("nan"), "hp/test_acc": float("nan")})
+    hparams = {**flat_hparams(cfg), "data.mean": datamodule.mean, "data.std": datamodule.std}  # the values used
+    logger.log_hyperparams(hparams, metrics={"hp/val_acc": float("nan"), "hp/test_acc": float("nan")})
     trainer = hydra.utils.instantiate(cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir))
 
     start = time.perf_counter()

@@ -54,7 +54,7 @@ def read_json(path: Path) -> dict:
 
 # Settings that keep a real (non-fast_dev_run) training run to seconds: checkpoints, validation and test all
 # happen, on a fraction of the batches.
-TINY_RUN = ("trainer.max_epochs=1", "trainer.limit_train_batches=20", "trainer.limit_val_batches=2")
+TINY_RUN = ("trainer.max_epochs=1", "trainer.limit_train_batches=20", "trainer.limit_val_batches=2", "trainer.log_every_n_steps=5")
 
 
 @pytest.fixture(scope="session")

@@ -81,6 +81,23 @@ def test_missing_everywhere_and_no_network(tmp_path, monkeypatch):
     assert "network unreachable" in str(err.value) and "copy the four original MNIST files" in str(err.value)
 
 
+def test_download_fallback_fills_the_cache(tmp_path, monkeypatch):
+    """With neither cache nor bundle, torchvision's downloader is used; here a stand-in writes what it would."""
+    import torchvision.datasets
+
+    def fake_download(root, train, download):
+        raw = Path(root) / "MNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for spec in ALL_FILES:
+            (raw / spec.name).write_bytes(gzip.decompress((BUNDLE_DIR / f"{spec.name}.gz").read_bytes()))
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", fake_download)
+    cache = tmp_path / "cache"
+    labels = load_split(train=True, cache_dir=cache, bundle_dir=tmp_path / "no_bundle")[1]
+    assert torch.bincount(labels).tolist() == TRAIN_COUNTS
+    assert (cache / TRAIN_LABELS.name).is_file()
+
+
 def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     def crash(*args):
         raise OSError("disk full")

@@ -130,3 +130,10 @@ def test_bad_config_fails_before_training_with_a_clear_message(tmp_path, overrid
     assert result.returncode != 0
     assert message in result.stderr + result.stdout
     assert "Epoch 0" not in result.stderr + result.stdout and not (run_dir / "checkpoints").exists()
+
+
+def test_val_size_zero_trains_on_all_60000(tmp_path):
+    run_dir = tmp_path / "all"
+    train_run(run_dir, "data.val_size=0", "trainer=debug")
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["normalization"]["train_images"] == 60000 and "val/acc" not in metrics and "test/acc" in metrics

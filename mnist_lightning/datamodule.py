@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-from mnist_lightning.augment import AffineAugment
+from mnist_lightning.augment import RandomDistortion
 from mnist_lightning.mnist_files import ALL_FILES, load_split, verified_bytes, write_atomically
 
 N_TRAIN = 60_000
@@ -89,7 +89,7 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_size, self.split_seed = val_size, split_seed
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.mean, self.std = mean, std
-        self.augment = AffineAugment(**{k: tuple(v) if k == "scale" else v for k, v in (augment or {}).items()})
+        self.augment = RandomDistortion(**{k: tuple(v) if k == "scale" else v for k, v in (augment or {}).items()})
         self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from mnist_lightning.augment import AffineAugment
+from mnist_lightning.augment import RandomDistortion
 from mnist_lightning.backbones import CNN, MLP
 from mnist_lightning.classifier import MNISTClassifier
 
@@ -136,7 +136,7 @@ def test_augmentation_is_random_per_image_and_keeps_shape_and_range():
     digit = torch.zeros(1, 1, 28, 28)
     digit[..., 8:20, 12:16] = 1.0  # a bar, like a "1"
     batch = digit.repeat(64, 1, 1, 1)
-    out = AffineAugment(rotate_deg=15, translate=0.1, scale=(0.9, 1.1))(batch)
+    out = RandomDistortion(rotate_deg=15, translate=0.1, scale=(0.9, 1.1))(batch)
     assert out.shape == batch.shape
     assert out.min() >= 0 and out.max() <= 1
     assert len({tuple(img.flatten().round(decimals=4).tolist()) for img in out}) == 64  # all different
@@ -144,12 +144,39 @@ def test_augmentation_is_random_per_image_and_keeps_shape_and_range():
 
 
 def test_augmentation_off_by_default_and_identity_when_all_zero():
-    assert not AffineAugment().enabled
+    assert not RandomDistortion().enabled
     x = torch.rand(4, 1, 28, 28)
-    assert torch.allclose(AffineAugment(rotate_deg=0, translate=0, scale=(1.0, 1.0))(x), x, atol=1e-5)
+    assert torch.allclose(RandomDistortion(rotate_deg=0, translate=0, scale=(1.0, 1.0))(x), x, atol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs", [{"rotate_deg": -5}, {"translate": 1.0}, {"scale": (1.2, 0.8)}])
+@pytest.mark.parametrize(
+    "kwargs", [{"rotate_deg": -5}, {"translate": 1.0}, {"scale": (1.2, 0.8)}, {"shear_deg": 90}, {"elastic_alpha": -1}, {"elastic_sigma": 0}]
+)
 def test_bad_augmentation_is_refused(kwargs):
     with pytest.raises(ValueError, match="regularizer.augment"):
-        AffineAugment(**kwargs)
+        RandomDistortion(**kwargs)
+
+
+def _bar_digits(n: int) -> torch.Tensor:
+    digit = torch.zeros(1, 1, 28, 28)
+    digit[..., 6:22, 12:16] = 1.0
+    return digit.repeat(n, 1, 1, 1)
+
+
+def test_elastic_distortion_is_smooth_random_and_local():
+    torch.manual_seed(0)
+    batch = _bar_digits(32)
+    elastic = RandomDistortion(elastic_alpha=8.0, elastic_sigma=4.0)
+    out = elastic(batch)
+    assert out.shape == batch.shape and out.min() >= 0 and out.max() <= 1
+    assert len({tuple(img.flatten().round(decimals=4).tolist()) for img in out}) == 32
+    field = elastic._elastic(4, 28, 28, torch.device("cpu"), torch.float32) * 14  # back to pixels
+    assert field.abs().max() < 8.0  # never more than alpha pixels
+    neighbours = (field[:, 1:] - field[:, :-1]).abs().mean()
+    assert neighbours < field.abs().mean() / 3  # smooth: neighbouring pixels move together
+
+
+def test_shear_slants_a_vertical_bar():
+    sheared = RandomDistortion(shear_deg=30)._affine(1000, "cpu", torch.float32)
+    slope = sheared[:, 0, 1] / sheared[:, 1, 1]  # x moves with y: a slant
+    assert slope.abs().max() <= torch.tan(torch.tensor(0.5236)) + 1e-4 and slope.std() > 0.2

@@ -1,0 +1,294 @@
+"""Side-by-side speed measurements on one machine: `python benchmarks/benchmark.py [--quick]`.
+
+Prints a markdown table and writes benchmarks/results/benchmark.{json,md}. Every comparison is measured in the
+same process, on the same data, one after the other, so that ratios are meaningful on a noisy machine;
+absolute times are not comparable across runs or machines.
+
+  throughput   training images/s of the project's MLP and CNN (Lightning Trainer + DataModule + classifier)
+               vs a bare PyTorch loop on in-memory tensors with the same model, batch size, optimizer, schedule
+  time to 98%  the project's default MLP vs a faithful copy of the classic tutorial (tutorial_baseline.py)
+  augment      share of a training step spent on batched affine + elastic distortion (ours, and kornia's)
+  precision    bf16-mixed vs fp32 epoch time and accuracy of a large MLP (784-2048-2048-10)
+  inference    images/s in batches of 1000, and the latency of one image
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tutorial_baseline import run_tutorial  # noqa: E402
+
+from mnist_lightning import CONFIG_DIR  # noqa: E402
+from mnist_lightning.augment import RandomDistortion  # noqa: E402
+from mnist_lightning.datamodule import MNISTDataModule  # noqa: E402
+from mnist_lightning.train import build_classifier  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def config(*overrides: str) -> DictConfig:
+    """The same composed config the command line gets for these overrides."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def datamodule_for(cfg: DictConfig) -> MNISTDataModule:
+    from hydra.utils import instantiate
+
+    dm = instantiate(cfg.data)
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+class EpochClock(L.Callback):
+    """Wall time of each training epoch, excluding validation and everything outside the epoch."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+
+    def on_train_epoch_start(self, trainer, module):
+        self.start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, module):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+class TestAccuracyPerEpoch(L.Callback):
+    """For time-to-accuracy only: official-test accuracy after every epoch, its cost kept off the clock."""
+
+    def __init__(self, test_images: torch.Tensor, test_labels: torch.Tensor):
+        self.images, self.labels = test_images, test_labels
+        self.curve: list[tuple[float, float]] = []  # (training seconds so far, test accuracy)
+        self.trained = 0.0
+
+    def on_train_epoch_start(self, trainer, module):
+        self.start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, module):
+        self.trained += time.perf_counter() - self.start
+        module.eval()
+        with torch.no_grad():
+            x = self.images.unsqueeze(1).float().div(255)
+            accuracy = (module(x).argmax(1) == self.labels).float().mean().item()
+        module.train()
+        self.curve.append((self.trained, accuracy))
+
+
+def lightning_fit(cfg: DictConfig, dm: MNISTDataModule, callbacks: list, **trainer_overrides) -> L.LightningModule:
+    from hydra.utils import instantiate
+
+    L.seed_everything(cfg.seed)
+    model = build_classifier(cfg, dm.mean, dm.std)
+    trainer = instantiate(
+        cfg.trainer, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=callbacks, **trainer_overrides,
+    )
+    trainer.fit(model, datamodule=dm)
+    return model
+
+
+def bare_loop_seconds(cfg: DictConfig, dm: MNISTDataModule, batches: int, repeats: int) -> float:
+    """The ceiling: the same network, optimizer and schedule, batches sliced from the tensors, no framework."""
+    torch.manual_seed(cfg.seed)
+    model = build_classifier(cfg, dm.mean, dm.std)  # same backbone, normalization and parameter groups
+    images, labels = dm.train_set.images, dm.train_set.labels
+    batch_size = cfg.data.batch_size
+    times = []
+    for _ in range(repeats):
+        groups = [  # as MNISTClassifier.configure_optimizers: decay on weight matrices only
+            {"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": cfg.regularizer.weight_decay},
+            {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(groups, lr=cfg.optimizer.lr)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.optimizer.lr, total_steps=batches)
+        order = torch.randperm(len(labels))
+        model.train()
+        start = time.perf_counter()
+        for i in range(batches):
+            index = order[i * batch_size : (i + 1) * batch_size]
+            x = images[index].unsqueeze(1).float().div_(255)
+            loss = F.cross_entropy(model(x), labels[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def throughput(model_name: str, batches: int) -> dict:
+    cfg = config(f"model={model_name}")
+    dm = datamodule_for(cfg)
+    clock = EpochClock()
+    # Two epochs of `batches` steps; the first warms up allocator and kernels. Validation is off: it is not training.
+    lightning_fit(cfg, dm, [clock], max_epochs=3, limit_train_batches=batches, limit_val_batches=0)
+    project = min(clock.seconds[1:])
+    bare = bare_loop_seconds(cfg, dm, batches, repeats=2)
+    images = batches * cfg.data.batch_size
+    return {
+        "model": model_name, "batch_size": cfg.data.batch_size, "batches": batches,
+        "project_images_per_s": images / project, "bare_images_per_s": images / bare, "ratio": bare / project,
+    }
+
+
+def time_to_accuracy(target: float, tutorial_max_epochs: int) -> dict:
+    cfg = config("model=mlp")
+    dm = datamodule_for(cfg)
+    dm.setup("test")
+    probe = TestAccuracyPerEpoch(dm.test_set.images, dm.test_set.labels)
+    lightning_fit(cfg, dm, [probe], limit_val_batches=0)
+    tutorial_curve = run_tutorial(dm.cache_dir, max_epochs=tutorial_max_epochs, target=target)
+
+    def first_reaching(curve):
+        return next((seconds for seconds, accuracy in curve if accuracy >= target), None)
+
+    project_s, tutorial_s = first_reaching(probe.curve), first_reaching(tutorial_curve)
+    return {
+        "target": target,
+        "project_seconds": project_s, "project_curve": probe.curve,
+        "tutorial_seconds": tutorial_s, "tutorial_curve": tutorial_curve,
+        "speedup": tutorial_s / project_s if project_s and tutorial_s else None,
+    }
+
+
+def augmentation_cost(batches: int) -> dict:
+    """Epoch time of the default MLP with and without distortion, and the distortion alone on the same batches."""
+    strong = dict(rotate_deg=10, shear_deg=10, translate=0.1, scale=(0.9, 1.1), elastic_alpha=34, elastic_sigma=4)
+    augment_overrides = [f"regularizer.augment.{k}={list(v) if isinstance(v, tuple) else v}" for k, v in strong.items()]
+    seconds = {}
+    for name, overrides in (("plain", []), ("augmented", augment_overrides)):
+        cfg = config("model=mlp", *overrides)
+        dm = datamodule_for(cfg)
+        clock = EpochClock()
+        lightning_fit(cfg, dm, [clock], max_epochs=3, limit_train_batches=batches, limit_val_batches=0)
+        seconds[name] = min(clock.seconds[1:])
+    batch = torch.rand(256, 1, 28, 28)
+    ours = RandomDistortion(**strong)
+    result = {
+        "step_ms_plain": 1000 * seconds["plain"] / batches,
+        "step_ms_augmented": 1000 * seconds["augmented"] / batches,
+        "share_of_step": 1 - seconds["plain"] / seconds["augmented"],
+        "ours_ms_per_batch": 1000 * per_call(lambda: ours(batch)),
+    }
+    try:
+        import kornia.augmentation as K
+
+        theirs = torch.nn.Sequential(
+            K.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=10, p=1.0),
+            K.RandomElasticTransform(kernel_size=(25, 25), sigma=(4.0, 4.0), alpha=(34 / 14, 34 / 14), p=1.0),
+        )
+        result["kornia_ms_per_batch"] = 1000 * per_call(lambda: theirs(batch))
+    except ImportError:
+        result["kornia_ms_per_batch"] = None
+    return result
+
+
+def per_call(fn, repeats: int = 30) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def precision_comparison(epochs: int) -> dict:
+    rows = {}
+    for precision in ("32-true", "bf16-mixed"):
+        cfg = config("model=mlp", "model.hidden_sizes=[2048,2048]", f"trainer.precision={precision}", f"trainer.max_epochs={epochs}")
+        dm = datamodule_for(cfg)
+        dm.setup("test")
+        clock = EpochClock()
+        probe = TestAccuracyPerEpoch(dm.test_set.images, dm.test_set.labels)
+        lightning_fit(cfg, dm, [clock, probe], limit_val_batches=0)
+        rows[precision] = {"epoch_s": statistics.median(clock.seconds), "test_acc": probe.curve[-1][1]}
+    rows["bf16_over_fp32_epoch_time"] = rows["bf16-mixed"]["epoch_s"] / rows["32-true"]["epoch_s"]
+    return rows
+
+
+def inference() -> dict:
+    cfg = config("model=mlp")
+    torch.manual_seed(0)
+    model = build_classifier(cfg, 0.1307, 0.3081).eval()
+    batch, one = torch.rand(1000, 1, 28, 28), torch.rand(1, 1, 28, 28)
+    with torch.inference_mode():
+        batch_s = per_call(lambda: model(batch))
+        one_s = per_call(lambda: model(one), repeats=200)
+    return {"batch_images_per_s": 1000 / batch_s, "single_image_latency_ms": 1000 * one_s}
+
+
+def hardware() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
+
+
+def markdown(r: dict) -> str:
+    t = r["time_to_98"]
+    lines = [
+        f"Hardware: {r['hardware']}. Command: `{r['command']}`.",
+        "",
+        "| measurement | project | reference | ratio |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in r["throughput"]:
+        lines.append(f"| {row['model'].upper()} training throughput, batch {row['batch_size']} (images/s) | "
+                     f"{row['project_images_per_s']:,.0f} | bare PyTorch loop {row['bare_images_per_s']:,.0f} | "
+                     f"{row['ratio']:.2f} of the ceiling |")
+    fmt = lambda s: f"{s:.1f} s" if s is not None else "not reached"  # noqa: E731
+    speedup = f"{t['speedup']:.1f}x faster" if t["speedup"] else "n/a"
+    lines.append(f"| time to {t['target']:.0%} official-test accuracy, default MLP | {fmt(t['project_seconds'])} | "
+                 f"classic tutorial {fmt(t['tutorial_seconds'])} | {speedup} |")
+    a = r["augment"]
+    kornia = f"kornia {a['kornia_ms_per_batch']:.1f} ms" if a["kornia_ms_per_batch"] else "kornia not installed"
+    lines.append(f"| affine + elastic distortion, share of an MLP training step | {a['share_of_step']:.0%} "
+                 f"({a['step_ms_augmented']:.2f} vs {a['step_ms_plain']:.2f} ms/step) | {kornia} per batch of 256 vs ours "
+                 f"{a['ours_ms_per_batch']:.1f} ms | |")
+    p = r["precision"]
+    lines.append(f"| MLP 2048-2048 epoch time, bf16-mixed vs fp32 | {p['bf16-mixed']['epoch_s']:.1f} s "
+                 f"(test {p['bf16-mixed']['test_acc']:.2%}) | fp32 {p['32-true']['epoch_s']:.1f} s "
+                 f"(test {p['32-true']['test_acc']:.2%}) | {p['bf16_over_fp32_epoch_time']:.2f} of fp32 time |")
+    i = r["inference"]
+    lines.append(f"| MLP inference | {i['batch_images_per_s']:,.0f} images/s in batches of 1000 | "
+                 f"{i['single_image_latency_ms']:.2f} ms for one image | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer batches and epochs: a few minutes in all")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    batches = 40 if args.quick else 150
+    results = {
+        "hardware": hardware(),
+        "command": "python benchmarks/benchmark.py" + (" --quick" if args.quick else ""),
+        "throughput": [throughput("mlp", batches), throughput("cnn", batches // 4)],
+        "time_to_98": time_to_accuracy(0.98, tutorial_max_epochs=3 if args.quick else 15),
+        "augment": augmentation_cost(batches),
+        "precision": precision_comparison(epochs=1 if args.quick else 3),
+        "inference": inference(),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "benchmark.json").write_text(json.dumps(results, indent=2))
+    table = markdown(results)
+    (args.out / "benchmark.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

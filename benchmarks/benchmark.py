@@ -113,7 +113,7 @@ def bare_loop_seconds(cfg: DictConfig, dm: MNISTDataModule, batches: int, repeat
             {"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": cfg.regularizer.weight_decay},
             {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0},
         ]
-        optimizer = torch.optim.AdamW(groups, lr=cfg.optimizer.lr)
+        optimizer = torch.optim.AdamW(groups, lr=cfg.optimizer.lr, fused=cfg.optimizer.get("fused", False))
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.optimizer.lr, total_steps=batches)
         order = torch.randperm(len(labels))
         model.train()

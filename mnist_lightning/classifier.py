@@ -13,6 +13,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import get_class, instantiate
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 WEIGHT_DECAY_MODES = ("decoupled", "l2")
@@ -61,6 +62,7 @@ class MNISTClassifier(L.LightningModule):
         self.save_hyperparameters(logger=False)  # train.py logs the whole run config to TensorBoard instead
         self.backbone = instantiate(backbone)
         self.train_acc, self.val_acc, self.test_acc = (MulticlassAccuracy(num_classes=10, average="micro") for _ in range(3))
+        self.train_loss, self.train_ce_loss = MeanMetric(), MeanMetric()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images: pixel/255 in [0, 1], [B, 1, 28, 28]. Normalizing here keeps a checkpoint self-contained."""
@@ -72,8 +74,8 @@ class MNISTClassifier(L.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         images, labels = batch
         logits = self(images)
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
-        self.log("train/ce_loss", loss, on_step=False, on_epoch=True)
+        ce_loss = F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
+        loss = ce_loss
         if self.hparams.l1:
             loss = loss + self.hparams.l1 * sum(p.abs().sum() for p in self._penalized())
         if self.hparams.weight_decay and self.hparams.weight_decay_mode == "l2":
@@ -84,10 +86,18 @@ class MNISTClassifier(L.LightningModule):
                 "Checkpoints already written are kept. Usual fixes: a lower optimizer.lr, "
                 "regularizer.gradient_clip_val=1.0, or trainer.precision=32-true."
             )
-        self.train_acc(logits, labels)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+        # Accumulate here, log once per epoch: a self.log call costs more than a small MLP's whole step on a CPU.
+        self.train_ce_loss.update(ce_loss.detach())
+        self.train_loss.update(loss.detach())
+        self.train_acc.update(logits.detach(), labels)
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        # compute() averages over the epoch (and over DDP ranks); the ce_loss differs from the loss by the penalties.
+        metrics = {"train/loss": self.train_loss, "train/ce_loss": self.train_ce_loss, "train/acc": self.train_acc}
+        self.log_dict({name: metric.compute() for name, metric in metrics.items()}, prog_bar=False)
+        for metric in metrics.values():
+            metric.reset()
 
     def _evaluate(self, batch, stage: str, accuracy: MulticlassAccuracy) -> None:
         images, labels = batch

@@ -100,8 +100,7 @@ def _loss(model, batch) -> float:
     return model.training_step(batch, 0).item()
 
 
-def test_l2_and_l1_penalties_add_exactly_to_the_loss(monkeypatch):
-    monkeypatch.setattr(MNISTClassifier, "log", lambda *a, **k: None)  # no Trainer attached
+def test_l2_and_l1_penalties_add_exactly_to_the_loss():
     batch = (torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,)))
     torch.manual_seed(0)
     plain = make_classifier()
@@ -114,8 +113,7 @@ def test_l2_and_l1_penalties_add_exactly_to_the_loss(monkeypatch):
         assert _loss(penalized, batch) == pytest.approx(_loss(plain, batch) + extra, rel=1e-5)
 
 
-def test_nan_loss_stops_with_advice(monkeypatch):
-    monkeypatch.setattr(MNISTClassifier, "log", lambda *a, **k: None)
+def test_nan_loss_stops_with_advice():
     model = make_classifier()
     with pytest.raises(FloatingPointError, match="lower optimizer.lr"):
         model.training_step((torch.full((4, 1, 28, 28), float("nan")), torch.zeros(4, dtype=torch.long)), 0)
@@ -170,13 +168,72 @@ def test_elastic_distortion_is_smooth_random_and_local():
     out = elastic(batch)
     assert out.shape == batch.shape and out.min() >= 0 and out.max() <= 1
     assert len({tuple(img.flatten().round(decimals=4).tolist()) for img in out}) == 32
-    field = elastic._elastic(4, 28, 28, torch.device("cpu"), torch.float32) * 14  # back to pixels
+    field = elastic._elastic(4, 28, 28, torch.device("cpu"), torch.float32) * 14  # [4, 2, 28, 28], in pixels
     assert field.abs().max() < 8.0  # never more than alpha pixels
-    neighbours = (field[:, 1:] - field[:, :-1]).abs().mean()
+    neighbours = (field[..., 1:] - field[..., :-1]).abs().mean()
     assert neighbours < field.abs().mean() / 3  # smooth: neighbouring pixels move together
 
 
 def test_shear_slants_a_vertical_bar():
-    sheared = RandomDistortion(shear_deg=30)._affine(1000, "cpu", torch.float32)
-    slope = sheared[:, 0, 1] / sheared[:, 1, 1]  # x moves with y: a slant
+    sheared = RandomDistortion(shear_deg=30)._affine(1000, "cpu", torch.float32)  # rows: coefficients of x, y, 1
+    slope = sheared[:, 1, 0] / sheared[:, 1, 1]  # input x moves with output y: a slant
     assert slope.abs().max() <= torch.tan(torch.tensor(0.5236)) + 1e-4 and slope.std() > 0.2
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_fast_dropout_is_bernoulli_with_inverted_scaling(p):
+    from mnist_lightning.backbones import FastDropout
+
+    torch.manual_seed(0)
+    dropout = FastDropout(p)
+    x = torch.ones(500, 999)  # an odd size: the mask is cut from whole 64-bit draws
+    y = dropout(x)
+    assert (y == 0).float().mean().item() == pytest.approx(p, abs=0.005)
+    assert y.unique().tolist() == [0.0, pytest.approx(1 / (1 - p))]
+    assert y.mean().item() == pytest.approx(1.0, abs=0.01)  # expected activation unchanged
+    assert not torch.equal(dropout(x), y)  # a fresh mask every call
+    x.requires_grad_(True)
+    dropout(x).sum().backward()
+    assert ((x.grad == 0) | torch.isclose(x.grad, torch.tensor(1 / (1 - p)))).all()
+    assert torch.equal(dropout.eval()(x), x)
+
+
+def test_elastic_field_matches_simards_blurred_noise():
+    """The cheap field has the size and smoothness of the original: per-pixel noise, Gaussian blur, times alpha."""
+    import math
+
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    sigma, alpha = 4.0, 34.0
+    ours = RandomDistortion(elastic_alpha=alpha, elastic_sigma=sigma)._elastic(2000, 28, 28, "cpu", torch.float32)
+    ours = ours[:, 0] * 14  # x displacement, in pixels
+    radius = math.ceil(3 * sigma)
+    offsets = torch.arange(-radius, radius + 1.0)
+    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
+    kernel /= kernel.sum()
+    noise = torch.rand(2000, 1, 28, 28) * 2 - 1
+    blurred = F.conv2d(noise, kernel.view(1, 1, 1, -1), padding=(0, radius))
+    reference = F.conv2d(blurred, kernel.view(1, 1, -1, 1), padding=(radius, 0))[:, 0] * alpha
+
+    def correlation(field, lag):
+        inner = field[:, 8:20, 8:20]
+        return torch.corrcoef(torch.stack([inner[:, :, :-lag].flatten(), inner[:, :, lag:].flatten()]))[0, 1].item()
+
+    assert ours[:, 8:20, 8:20].std() == pytest.approx(reference[:, 8:20, 8:20].std().item(), rel=0.08)
+    assert ours[:, 0].std() == pytest.approx(reference[:, 0].std().item(), rel=0.08)  # edges too
+    for lag in (1, 4, 8):
+        assert correlation(ours, lag) == pytest.approx(correlation(reference, lag), abs=0.05)
+
+
+def test_affine_path_equals_torchs_affine_grid():
+    import torch.nn.functional as F
+
+    distortion = RandomDistortion(rotate_deg=20, shear_deg=10, translate=0.1, scale=(0.8, 1.2))
+    images = torch.rand(8, 1, 28, 28)
+    torch.manual_seed(3)
+    ours = distortion(images)
+    torch.manual_seed(3)
+    theta = distortion._affine(8, "cpu", torch.float32).transpose(1, 2)  # the same draws, as [8, 2, 3]
+    reference = F.grid_sample(images, F.affine_grid(theta, [8, 1, 28, 28], align_corners=False), align_corners=False)
+    assert torch.allclose(ours, reference, atol=1e-5)

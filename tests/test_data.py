@@ -199,3 +199,23 @@ def test_train_loader_shuffles_full_batches(cache_dir):
     (x1, y1), (x2, _) = next(iter(loader)), next(iter(loader))
     assert x1.shape == (256, 28, 28) and y1.shape == (256,)
     assert not torch.equal(x1, x2)  # a new order every epoch
+
+
+def test_ddp_ranks_get_disjoint_shares(cache_dir):
+    """Lightning swaps in a DistributedSampler under DDP; our loaders must keep working and split the data."""
+    from lightning.pytorch.utilities.data import _update_dataloader
+    from torch.utils.data import DistributedSampler
+
+    dm = MNISTDataModule(cache_dir=str(cache_dir), val_size=5000, batch_size=100)
+    dm.setup("fit")
+    dm.train_set.labels = torch.arange(len(dm.train_set))  # label every image with its index: who sees what
+    shares = []
+    for rank in range(2):
+        sampler = DistributedSampler(dm.train_set, num_replicas=2, rank=rank, shuffle=True, seed=0)
+        loader = _update_dataloader(dm.train_dataloader(), sampler)
+        batches = list(loader)
+        assert all(x.shape == (100, 28, 28) for x, _ in batches)
+        shares.append(torch.cat([ids for _, ids in batches]))
+    first, second = set(shares[0].tolist()), set(shares[1].tolist())
+    assert len(first) == len(second) == 27500 and not first & second
+    assert first | second == set(range(55000))

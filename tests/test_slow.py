@@ -13,17 +13,17 @@ from conftest import REPO, TINY_RUN, read_json, run_module, train_run
 pytestmark = pytest.mark.slow
 
 
-def test_default_mlp_reaches_98_percent(tmp_path):
-    """The README's main command, unchanged: the classic MLP must clear 98% on the official test set."""
+def test_default_mlp_reaches_98_6_percent(tmp_path):
+    """The README's main command, unchanged: the classic MLP must clear 98.6% on the official test set."""
     run_dir = tmp_path / "mlp"
     train_run(run_dir, "model=mlp")
     metrics = read_json(run_dir / "metrics.json")
-    assert metrics["epochs"] == 10 and metrics["test/acc"] >= 0.98, metrics
+    assert metrics["epochs"] == 40 and metrics["test/acc"] >= 0.986, metrics
 
 
 def test_cnn_learns_in_one_epoch(tmp_path):
     run_dir = tmp_path / "cnn"
-    train_run(run_dir, "model=cnn", "trainer.max_epochs=1", "regularizer=augment")
+    train_run(run_dir, "model=cnn", "trainer.max_epochs=1")
     assert read_json(run_dir / "metrics.json")["test/acc"] >= 0.97
 
 

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: train eval test test-slow tensorboard
+.PHONY: train eval test test-slow benchmark tensorboard
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(STAMP)   ## the fast suite (a few minutes on 2 cores)
 
 test-slow: $(STAMP)  ## the slow end-to-end tests (full training runs, install from a wheel)
 	$(BIN)/python -m pytest -m slow $(ARGS)
+
+benchmark: $(STAMP)  ## make benchmark ARGS=--quick
+	$(BIN)/python benchmarks/benchmark.py $(ARGS)
 
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir outputs

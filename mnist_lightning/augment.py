@@ -25,7 +25,7 @@ class RandomDistortion:
     shear_deg: float = 0.0  # horizontal shear angle in [-shear_deg, +shear_deg], like slanted handwriting
     translate: float = 0.0  # shift by up to this fraction of the image size, per axis
     scale: tuple[float, float] = (1.0, 1.0)  # zoom factor drawn uniformly from this range
-    elastic_alpha: float = 0.0  # size of the elastic displacement, in pixels (0 = off; Simard et al. used 34)
+    elastic_alpha: float = 0.0  # strength: alpha x blurred noise, in pixels (0 = off; Simard et al. used 34)
     elastic_sigma: float = 4.0  # smoothness of the displacement field, in pixels
 
     def __post_init__(self) -> None:

@@ -3,7 +3,7 @@
 Every image in the batch gets its own random parameters, and the whole batch is resampled by one `grid_sample`
 call on its device: no PIL, no Python loop over images. Elastic distortion (Simard, Steinkraus & Platt, 2003)
 moves every pixel by a smooth random field: uniform noise blurred by a Gaussian of width `elastic_sigma`, scaled
-by `elastic_alpha` (computed here by matrix products, see `_elastic`). It imitates the wobble of handwriting,
+by `elastic_alpha` (computed here by matrix products, see `_grid`). It imitates the wobble of handwriting,
 which affine maps cannot.
 
 There is deliberately no flip: a mirrored 2, 3, 4, 5, 6, 7 or 9 is no longer that digit.
@@ -63,47 +63,54 @@ class RandomDistortion:
             torch.stack([shift_x, shift_y], dim=1),
         ], dim=1)
 
-    def _elastic(self, n: int, height: int, width: int, device, dtype) -> torch.Tensor:
-        """[n, 2, H, W]: smooth random displacements (x, y) of each pixel, in grid_sample's [-1, 1] units.
+    def _grid(self, n: int, height: int, width: int, device, dtype) -> torch.Tensor:
+        """[n, 2, H, W]: for each output pixel, the input position (x, y) to sample, in [-1, 1] units.
 
-        Simard et al.: uniform noise in [-1, 1] per pixel, blurred by a Gaussian of width sigma, times alpha.
-        Blurring is linear and separable, so it is two small matrix products, B_y @ noise @ B_x^T, instead of
-        a 25-tap convolution (which costs more than a whole MLP training step on a CPU). The noise is drawn
-        per cell of floor(sigma) x floor(sigma) pixels rather than per pixel (16x fewer random numbers at
-        sigma=4): blurred by a Gaussian as wide as the cell, the field is as smooth as the original (its
-        correlation at 4 and 8 pixels within 0.04 of it), and dividing by the cell size keeps its standard
-        deviation (within 5%; tests/test_models.py compares both with a direct convolution).
+        The affine part is a x + b y + t per component. The elastic part follows Simard et al.: uniform noise in
+        [-1, 1] per pixel, blurred by a Gaussian of width sigma, times alpha. Blurring is linear and separable,
+        B_y @ noise @ B_x^T, and the noise is drawn per cell of floor(sigma)^2 pixels (16x fewer random numbers
+        at sigma=4; blurred by a Gaussian as wide as the cell, the field keeps the original's smoothness and,
+        divided by the cell size, its size: tests/test_models.py compares both with a direct convolution).
+        Both parts fit one product per component, L @ M @ R^T, with L = [B_y | y | 1] and R = [B_x | x | 1]:
+        M holds the scaled noise in its top-left block and a, b, t in the corner. One batched product builds
+        the whole grid, several times cheaper than a 25-tap convolution plus affine_grid plus an addition.
         """
         cell = max(1, math.floor(self.elastic_sigma))
-        blur_y = _cell_blur_matrix(height, cell, self.elastic_sigma, device, dtype)
-        blur_x = _cell_blur_matrix(width, cell, self.elastic_sigma, device, dtype)
-        # Per axis, one pixel is 2/size in [-1, 1] units; scaling the small noise is cheaper than the field.
-        scale = torch.tensor([2 / width, 2 / height], device=device, dtype=dtype) * (self.elastic_alpha / cell)
-        noise = (torch.rand(n, 2, blur_y.shape[1], blur_x.shape[1], device=device, dtype=dtype) * 2 - 1)
-        noise = (noise * scale.view(1, 2, 1, 1)).view(n * 2, blur_y.shape[1], blur_x.shape[1])  # 3-D: fast matmuls
-        return (blur_y @ noise @ blur_x.T).view(n, 2, height, width)
+        left = _grid_basis(height, cell, self.elastic_sigma if self.elastic_alpha else 0.0, device, dtype)
+        right = _grid_basis(width, cell, self.elastic_sigma if self.elastic_alpha else 0.0, device, dtype)
+        rows, cols = left.shape[1] - 2, right.shape[1] - 2  # noise cells along y and x (0 without elastic)
+        core = torch.zeros(n, 2, rows + 2, cols + 2, device=device, dtype=dtype)
+        if self.elastic_alpha:
+            # Per axis, one pixel is 2/size in [-1, 1] units.
+            size = torch.tensor([2 / width, 2 / height], device=device, dtype=dtype) * (self.elastic_alpha / cell)
+            noise = torch.rand(n, 2, rows, cols, device=device, dtype=dtype) * 2 - 1
+            core[:, :, :rows, :cols] = noise * size.view(1, 2, 1, 1)
+        affine = self._affine(n, device, dtype)  # [n, 3, 2]: coefficients of x, y and 1 per component
+        core[:, :, rows + 1, cols] = affine[:, 0]  # 1 (from L) x (from R): a x
+        core[:, :, rows, cols + 1] = affine[:, 1]  # y x 1: b y
+        core[:, :, rows + 1, cols + 1] = affine[:, 2]  # 1 x 1: t
+        return (left @ core.view(n * 2, rows + 2, cols + 2) @ right.T).view(n, 2, height, width)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """images: float [B, C, H, W] with background 0; returns the same shape, each image distorted on its own."""
         n, _, height, width = images.shape
-        base = _base_grid(height, width, images.device, images.dtype)  # [H, W, 3]: (x, y, 1) of each pixel
-        grid = (base.view(1, -1, 3) @ self._affine(n, images.device, images.dtype)).view(n, height, width, 2)
-        if self.elastic_alpha:
-            grid += self._elastic(n, height, width, images.device, images.dtype).permute(0, 2, 3, 1)
-        return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        grid = self._grid(n, height, width, images.device, images.dtype)
+        # grid_sample wants [n, H, W, 2]; it reads the permuted view as fast as a contiguous copy.
+        return F.grid_sample(images, grid.permute(0, 2, 3, 1), mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 @functools.lru_cache(maxsize=16)
-def _base_grid(height: int, width: int, device, dtype) -> torch.Tensor:
-    """Pixel centres in [-1, 1] (align_corners=False) with a 1 appended: the identity for affine_grid."""
-    ys = (torch.arange(height, dtype=torch.float64) * 2 + 1) / height - 1
-    xs = (torch.arange(width, dtype=torch.float64) * 2 + 1) / width - 1
-    y, x = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([x, y, torch.ones_like(x)], dim=-1).to(device=device, dtype=dtype)
+def _grid_basis(size: int, cell: int, sigma: float, device, dtype) -> torch.Tensor:
+    """[size, cells + 2]: the Gaussian blur of cell noise (no columns when sigma is 0), then the pixel-centre
+    coordinate in [-1, 1] (align_corners=False), then ones. See RandomDistortion._grid."""
+    coordinate = (torch.arange(size, dtype=torch.float64) * 2 + 1) / size - 1
+    columns = [coordinate[:, None], torch.ones(size, 1, dtype=torch.float64)]
+    if sigma:
+        columns.insert(0, _cell_blur_matrix(size, cell, sigma))
+    return torch.cat(columns, dim=1).to(device=device, dtype=dtype)
 
 
-@functools.lru_cache(maxsize=16)
-def _cell_blur_matrix(size: int, cell: int, sigma: float, device, dtype) -> torch.Tensor:
+def _cell_blur_matrix(size: int, cell: int, sigma: float) -> torch.Tensor:
     """[size, ceil(size / cell)]: entry (i, j) is the weight a 1-D Gaussian blur centred on pixel i gives to the
     pixels of cell j, so that blurring noise that is constant over each cell is one matrix product. Pixels
     outside the image count as zero noise, as with a zero-padded convolution."""
@@ -116,5 +123,4 @@ def _cell_blur_matrix(size: int, cell: int, sigma: float, device, dtype) -> torc
         lo, hi = max(0, i - radius), min(size, i + radius + 1)
         pixel_weights[i, lo:hi] = kernel[lo - i + radius : hi - i + radius]
     cells = torch.arange(size) // cell
-    matrix = torch.zeros(size, int(cells[-1]) + 1, dtype=torch.float64).index_add_(1, cells, pixel_weights)
-    return matrix.to(device=device, dtype=dtype)
+    return torch.zeros(size, int(cells[-1]) + 1, dtype=torch.float64).index_add_(1, cells, pixel_weights)

@@ -168,7 +168,8 @@ def test_elastic_distortion_is_smooth_random_and_local():
     out = elastic(batch)
     assert out.shape == batch.shape and out.min() >= 0 and out.max() <= 1
     assert len({tuple(img.flatten().round(decimals=4).tolist()) for img in out}) == 32
-    field = elastic._elastic(4, 28, 28, torch.device("cpu"), torch.float32) * 14  # [4, 2, 28, 28], in pixels
+    identity = RandomDistortion()._grid(4, 28, 28, "cpu", torch.float32)
+    field = (elastic._grid(4, 28, 28, "cpu", torch.float32) - identity) * 14  # [4, 2, 28, 28], in pixels
     assert field.abs().max() < 8.0  # never more than alpha pixels
     neighbours = (field[..., 1:] - field[..., :-1]).abs().mean()
     assert neighbours < field.abs().mean() / 3  # smooth: neighbouring pixels move together
@@ -206,8 +207,8 @@ def test_elastic_field_matches_simards_blurred_noise():
 
     torch.manual_seed(0)
     sigma, alpha = 4.0, 34.0
-    ours = RandomDistortion(elastic_alpha=alpha, elastic_sigma=sigma)._elastic(2000, 28, 28, "cpu", torch.float32)
-    ours = ours[:, 0] * 14  # x displacement, in pixels
+    grid = RandomDistortion(elastic_alpha=alpha, elastic_sigma=sigma)._grid(2000, 28, 28, "cpu", torch.float32)
+    ours = (grid - RandomDistortion()._grid(1, 28, 28, "cpu", torch.float32))[:, 0] * 14  # x displacement, pixels
     radius = math.ceil(3 * sigma)
     offsets = torch.arange(-radius, radius + 1.0)
     kernel = torch.exp(-(offsets**2) / (2 * sigma**2))

@@ -26,6 +26,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,8 +51,6 @@ def config(*overrides: str) -> DictConfig:
 
 
 def datamodule_for(cfg: DictConfig) -> MNISTDataModule:
-    from hydra.utils import instantiate
-
     dm = instantiate(cfg.data)
     dm.prepare_data()
     dm.setup("fit")
@@ -94,8 +93,6 @@ class TestAccuracyPerEpoch(L.Callback):
 
 
 def lightning_fit(cfg: DictConfig, dm: MNISTDataModule, callbacks: list, **trainer_overrides) -> L.LightningModule:
-    from hydra.utils import instantiate
-
     L.seed_everything(cfg.seed)
     model = build_classifier(cfg, dm.mean, dm.std)
     trainer = instantiate(

@@ -111,10 +111,7 @@ def bare_loop_seconds(cfg: DictConfig, dm: MNISTDataModule, batches: int, repeat
     batch_size = cfg.data.batch_size
     times = []
     for _ in range(repeats):
-        groups = [  # as MNISTClassifier.configure_optimizers: decay on weight matrices only
-            {"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": cfg.regularizer.weight_decay},
-            {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0},
-        ]
+        groups = model.parameter_groups(cfg.regularizer.weight_decay)
         optimizer = torch.optim.AdamW(groups, lr=cfg.optimizer.lr, fused=cfg.optimizer.get("fused", False))
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.optimizer.lr, total_steps=batches)
         order = torch.randperm(len(labels))
@@ -136,7 +133,7 @@ def throughput(model_name: str, batches: int) -> dict:
     cfg = config(f"model={model_name}", *NO_AUGMENT)
     dm = datamodule_for(cfg)
     clock = EpochClock()
-    # Two epochs of `batches` steps; the first warms up allocator and kernels. Validation is off: it is not training.
+    # Three epochs of `batches` steps; the first warms up allocator and kernels. Validation is off: it is not training.
     lightning_fit(cfg, dm, [clock], max_epochs=3, limit_train_batches=batches, limit_val_batches=0)
     project = min(clock.seconds[1:])
     bare = bare_loop_seconds(cfg, dm, batches, repeats=2)

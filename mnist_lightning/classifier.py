@@ -113,14 +113,18 @@ class MNISTClassifier(L.LightningModule):
     def test_step(self, batch, batch_idx: int) -> None:
         self._evaluate(batch, "test", self.test_acc)
 
+    def parameter_groups(self, weight_decay: float) -> list[dict]:
+        """Optimizer parameter groups: `weight_decay` on the weight matrices and kernels, none elsewhere."""
+        penalized = {id(p) for p in self._penalized()}
+        return [
+            {"name": "weights", "params": [p for p in self.parameters() if id(p) in penalized], "weight_decay": weight_decay},
+            {"name": "biases_norms", "params": [p for p in self.parameters() if id(p) not in penalized], "weight_decay": 0.0},
+        ]
+
     def configure_optimizers(self):
         hp = self.hparams
         decoupled = hp.weight_decay if hp.weight_decay_mode == "decoupled" else 0.0
-        penalized = {id(p) for p in self._penalized()}
-        groups = [
-            {"name": "weights", "params": [p for p in self.parameters() if id(p) in penalized], "weight_decay": decoupled},
-            {"name": "biases_norms", "params": [p for p in self.parameters() if id(p) not in penalized], "weight_decay": 0.0},
-        ]
+        groups = self.parameter_groups(decoupled)
         # get_class rather than instantiate: Hydra would wrap the parameter groups into configs.
         config = dict(hp.optimizer)
         target = config.pop("_target_")

@@ -199,6 +199,20 @@ def test_fast_dropout_is_bernoulli_with_inverted_scaling(p):
     assert torch.equal(dropout.eval()(x), x)
 
 
+def test_random_int16_is_uniform_seeded_and_shaped():
+    from mnist_lightning.random_bits import random_int16
+
+    torch.manual_seed(0)
+    values = random_int16((1001, 997))  # an odd count: cut from whole 64-bit draws
+    assert values.shape == (1001, 997) and values.dtype == torch.int16
+    counts = torch.bincount(((values.long() + 32768) // 4096).flatten(), minlength=16).float()  # 16 equal bins
+    assert (counts / counts.mean() - 1).abs().max() < 0.02
+    assert values.float().mean().item() == pytest.approx(-0.5, abs=100)  # the mean of [-32768, 32767]
+    torch.manual_seed(0)
+    assert torch.equal(random_int16((1001, 997)), values)  # reproducible from torch's seed
+    assert not torch.equal(random_int16((1001, 997)), values)
+
+
 def test_elastic_field_matches_simards_blurred_noise():
     """The cheap field has the size and smoothness of the original: per-pixel noise, Gaussian blur, times alpha."""
     import math

@@ -7,6 +7,7 @@ checkpoint's hyperparameters. A checkpoint therefore holds no pickled Python obj
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import lightning as L
@@ -80,21 +81,24 @@ class MNISTClassifier(L.LightningModule):
             loss = loss + self.hparams.l1 * sum(p.abs().sum() for p in self._penalized())
         if self.hparams.weight_decay and self.hparams.weight_decay_mode == "l2":
             loss = loss + self.hparams.weight_decay / 2 * sum(p.pow(2).sum() for p in self._penalized())
-        if not torch.isfinite(loss):
+        if not math.isfinite(loss.item()):  # item(): a few us on the CPU, a tenth of an isfinite kernel
             raise FloatingPointError(
                 f"The training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}. "
                 "Checkpoints already written are kept. Usual fixes: a lower optimizer.lr, "
                 "regularizer.gradient_clip_val=1.0, or trainer.precision=32-true."
             )
         # Accumulate here, log once per epoch: a self.log call costs more than a small MLP's whole step on a CPU.
-        self.train_ce_loss.update(ce_loss.detach())
         self.train_loss.update(loss.detach())
+        if loss is not ce_loss:  # a penalty is on: also track the data term alone
+            self.train_ce_loss.update(ce_loss.detach())
         self.train_acc.update(logits.detach(), labels)
         return loss
 
     def on_train_epoch_end(self) -> None:
         # compute() averages over the epoch (and over DDP ranks); the ce_loss differs from the loss by the penalties.
-        metrics = {"train/loss": self.train_loss, "train/ce_loss": self.train_ce_loss, "train/acc": self.train_acc}
+        metrics = {"train/loss": self.train_loss, "train/acc": self.train_acc}
+        if self.train_ce_loss.update_called:
+            metrics["train/ce_loss"] = self.train_ce_loss
         self.log_dict({name: metric.compute() for name, metric in metrics.items()}, prog_bar=False)
         for metric in metrics.values():
             metric.reset()
@@ -138,6 +142,9 @@ class MNISTClassifier(L.LightningModule):
         steps_arg = config.pop("total_steps_arg", None)
         if steps_arg:  # OneCycleLR's total_steps, CosineAnnealingLR's T_max: the length of the whole run
             config[steps_arg] = int(self.trainer.estimated_stepping_batches)
+            if "pct_start" in config and config[steps_arg] >= 4:
+                # OneCycleLR divides by (warm-up steps - 1): a short run (20 steps at 5%) needs >= 2 warm-up steps
+                config["pct_start"] = max(config["pct_start"], 2 / config[steps_arg])
             self._check_resumed_schedule_length(steps_arg, config[steps_arg])
         scheduler = {"scheduler": get_class(config.pop("_target_"))(optimizer, **config), "interval": interval}
         if monitor:

@@ -37,7 +37,8 @@ class InMemoryDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.as_tensor(indices, device=self.images.device)
-        return self.images[index], self.labels[index]
+        # index_select, not images[index]: the same rows, ~10x faster for uint8 rows on the CPU
+        return self.images.index_select(0, index), self.labels.index_select(0, index)
 
 
 def keep_batch(batch):

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import TINY_RUN, read_json, run_module, train_run
+from mnist_lightning import CONFIG_DIR
+
+EXPERIMENTS = sorted(path.stem for path in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
@@ -19,6 +24,28 @@ def test_fast_dev_run(tmp_path, model):
     assert 0 <= metrics["test/acc"] <= 1 and "val/acc" in metrics
     assert "Normalization from the 55,000 training images only" in result.stdout + result.stderr
     assert (run_dir / ".hydra" / "config.yaml").is_file()
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_runs_and_wins_over_the_defaults(tmp_path, experiment):
+    """Each named recipe trains (one batch per stage), and every value it sets is the one the run used, even
+    where a group it composes after (the model's own max_epochs) sets the same key."""
+    run_dir = tmp_path / experiment
+    train_run(run_dir, f"experiment={experiment}", "trainer=debug")
+    assert 0 <= read_json(run_dir / "metrics.json")["test/acc"] <= 1
+    recipe = OmegaConf.load(Path(CONFIG_DIR) / "experiment" / f"{experiment}.yaml")
+    recipe.pop("defaults", None)
+    used = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    for key, value in _leaves(OmegaConf.to_container(recipe)):
+        assert OmegaConf.select(used, key) == value, key
+
+
+def _leaves(node: dict, prefix: str = ""):
+    for key, value in node.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def test_run_writes_checkpoints_config_metrics(tiny_run):
@@ -116,6 +143,7 @@ def test_training_really_learns(tmp_path):
     [
         ("model=transformer", "Available options in 'model':\n\tcnn\n\tmlp"),
         ("regularizer=strong", "Available options in 'regularizer'"),
+        ("experiment=sota", "Could not find 'experiment/sota'\n\nAvailable options in 'experiment'"),
         ("regularizer.dropout=1.5", "regularizer.dropout must be in [0, 1)"),
         ("regularizer.weight_decay=-1e-4", "regularizer.weight_decay must be >= 0"),
         ("model.hidden_sizes=[]", "model.hidden_sizes must be a non-empty list"),

@@ -77,6 +77,6 @@ def test_benchmark_quick_runs_and_reports_every_row(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = read_json(tmp_path / "benchmark.json")
     assert all(row["project_images_per_s"] > 0 and row["bare_images_per_s"] > 0 for row in report["throughput"])
-    assert report["time_to_98"]["short_recipe_curve"] and report["time_to_98"]["tutorial_curve"]
+    assert report["time_to_98"]["quick_recipe_curve"] and report["time_to_98"]["tutorial_curve"]
     assert 0 < report["precision"]["bf16_over_fp32_epoch_time"] and report["inference"]["batch_images_per_s"] > 0
     assert "| MLP training throughput" in (tmp_path / "benchmark.md").read_text()

@@ -1,15 +1,22 @@
-"""After a Hydra multirun: a table with one row per job (its overrides, val and test accuracy), as CSV and markdown."""
+"""After a Hydra multirun: a table with one row per job (its overrides, val and test accuracy), as CSV and markdown.
+
+When some settings ran with several seeds (`seed=0,1,...` in the sweep), a second table averages each setting
+over its seeds (mean ± std, the way results should be reported) and draws it as a bar plot: by_setting.md,
+by_setting.csv and by_setting.png. The ablation (experiment=ablation) is such a sweep.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import statistics
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 COLUMNS = ("job", "overrides", "val_acc", "test_acc", "epochs", "train_seconds")
+SETTING_COLUMNS = ("setting", "seeds", "val_acc", "test_acc", "train_seconds")
 
 
 def collect_rows(sweep_dir: Path) -> list[dict]:
@@ -33,16 +40,79 @@ def collect_rows(sweep_dir: Path) -> list[dict]:
     return rows
 
 
-def write_summary(sweep_dir: Path) -> str:
-    rows = collect_rows(sweep_dir)
-    with open(sweep_dir / "summary.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+def markdown(columns: tuple[str, ...], rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(str(row.get(c, "")) for c in COLUMNS) + " |" for row in rows]
-    table = "\n".join(lines) + "\n"
+
+
+def by_setting(rows: list[dict]) -> list[dict]:
+    """Rows grouped by their overrides less `seed=`, in order of first appearance, with mean ± std over seeds.
+    Overrides shared by every setting are left out of the labels (they say nothing about the difference)."""
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        if "test_acc" in row:
+            key = tuple(o for o in row["overrides"].split() if not o.startswith("seed="))
+            groups.setdefault(key, []).append(row)
+    common = set.intersection(*(set(key) for key in groups)) if groups else set()
+    settings = []
+    for key, members in groups.items():
+        label = " ".join(o.split("=", 1)[1] if o.startswith("+ablation=") else o for o in key if o not in common)
+        setting = {"setting": label or "(the sweep's common settings)", "seeds": len(members)}
+        for metric in ("val_acc", "test_acc"):
+            values = [100 * float(m[metric]) for m in members if m[metric]]
+            setting[f"{metric}_values"] = values
+            if values:
+                spread = statistics.stdev(values) if len(values) > 1 else 0.0
+                setting[metric] = f"{statistics.mean(values):.2f} ± {spread:.2f}"
+        setting["train_seconds"] = f"{statistics.mean(float(m['train_seconds']) for m in members):.0f}"
+        settings.append(setting)
+    return settings
+
+
+def plot(settings: list[dict], path: Path) -> None:
+    """Horizontal bars of mean val and test accuracy per setting, with the seed-to-seed std as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    n = len(settings)
+    fig, ax = plt.subplots(figsize=(8, 1.0 + 0.42 * n))
+    for offset, metric, color in ((-0.2, "val_acc", "tab:blue"), (0.2, "test_acc", "tab:orange")):
+        means = [statistics.mean(s[f"{metric}_values"]) if s[f"{metric}_values"] else 0 for s in settings]
+        stds = [statistics.stdev(s[f"{metric}_values"]) if len(s[f"{metric}_values"]) > 1 else 0 for s in settings]
+        ax.barh([i + offset for i in range(n)], means, height=0.4, xerr=stds, color=color, label=metric.replace("_", " "))
+    all_values = [v for s in settings for m in ("val_acc", "test_acc") for v in s[f"{m}_values"]]
+    ax.set_xlim(min(all_values) - 0.2, min(100.0, max(all_values) + 0.1))  # the differences, not the 0-99% part
+    ax.set_yticks(range(n), [s["setting"] for s in settings])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"accuracy, % (mean ± std over seeds)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_summary(sweep_dir: Path) -> str:
+    rows = collect_rows(sweep_dir)
+    write_csv(sweep_dir / "summary.csv", COLUMNS, rows)
+    table = markdown(COLUMNS, rows)
     (sweep_dir / "summary.md").write_text(table)
+    settings = by_setting(rows)
+    if any(s["seeds"] > 1 for s in settings):
+        write_csv(sweep_dir / "by_setting.csv", SETTING_COLUMNS, settings)
+        averaged = markdown(SETTING_COLUMNS, settings)
+        (sweep_dir / "by_setting.md").write_text(averaged)
+        plot(settings, sweep_dir / "by_setting.png")
+        table += "\nMean ± std over seeds, per setting (also by_setting.png):\n\n" + averaged
     return table
 
 

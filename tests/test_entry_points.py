@@ -85,6 +85,20 @@ def test_eval_reports_the_same_test_accuracy(tiny_run, tmp_path):
     assert report["model"].startswith("MLP(")
 
 
+def test_ema_weights_are_validated_tested_and_saved(tmp_path):
+    run_dir = tmp_path / "ema"
+    train_run(run_dir, *TINY_RUN, "regularizer.ema_decay=0.9")
+    metrics = read_json(run_dir / "metrics.json")
+    checkpoint = torch.load(metrics["best_checkpoint"], weights_only=True)
+    average, raw = checkpoint["state_dict"], checkpoint["current_model_state"]  # Lightning keeps both
+    weight = "backbone.1.weight"  # the first Linear layer
+    assert average.keys() == raw.keys() and not torch.equal(average[weight], raw[weight])
+    # The test accuracy of the run is that of the averaged weights: eval, which loads state_dict, agrees.
+    eval_dir = tmp_path / "eval"
+    run_module("mnist_lightning.eval", f"ckpt_path={metrics['best_checkpoint']}", f"hydra.run.dir={eval_dir}", cwd=tmp_path)
+    assert read_json(eval_dir / "eval.json")["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+
+
 def test_resume_continues_from_the_checkpoint(tmp_path):
     first, resumed = tmp_path / "first", tmp_path / "resumed"
     train_run(first, *TINY_RUN, "scheduler=none")
@@ -146,6 +160,7 @@ def test_training_really_learns(tmp_path):
         ("experiment=sota", "Could not find 'experiment/sota'\n\nAvailable options in 'experiment'"),
         ("regularizer.dropout=1.5", "regularizer.dropout must be in [0, 1)"),
         ("regularizer.weight_decay=-1e-4", "regularizer.weight_decay must be >= 0"),
+        ("regularizer.ema_decay=1.5", "regularizer.ema_decay must be in (0, 1)"),
         ("model.hidden_sizes=[]", "model.hidden_sizes must be a non-empty list"),
         ("data.val_size=60000", "data.val_size must be an integer in [0, 59999]"),
         ("optimizer=sgd", "Use regularizer.weight_decay_mode=l2 with it"),

@@ -1,0 +1,49 @@
+"""The tables and plot a multirun ends with, from job folders written here (no training)."""
+
+from __future__ import annotations
+
+import json
+
+from mnist_lightning.sweep_summary import write_summary
+
+
+def write_job(sweep_dir, job: int, overrides: list[str], val: float, test: float) -> None:
+    job_dir = sweep_dir / str(job)
+    job_dir.mkdir(parents=True)
+    metrics = {"val/acc": val, "test/acc": test, "epochs": 3, "train_seconds": 10.0 + job, "overrides": overrides}
+    (job_dir / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_seeded_settings_are_averaged_labelled_and_plotted(tmp_path):
+    jobs = [  # the ablation's shape: a variant and a seed per job, plus an override every job shares
+        (["experiment=ablation", "+ablation=plain", "seed=0"], 0.980, 0.979),
+        (["experiment=ablation", "+ablation=plain", "seed=1"], 0.982, 0.981),
+        (["experiment=ablation", "+ablation=plain+batchnorm", "seed=0"], 0.985, 0.984),
+        (["experiment=ablation", "+ablation=plain+batchnorm", "seed=1"], 0.989, 0.986),
+    ]
+    for job, (overrides, val, test) in enumerate(jobs):
+        write_job(tmp_path, job, overrides, val, test)
+    table = write_summary(tmp_path)
+    rows = (tmp_path / "by_setting.md").read_text().splitlines()[2:]
+    assert rows == [
+        "| plain | 2 | 98.10 ± 0.14 | 98.00 ± 0.14 | 10 |",
+        "| plain+batchnorm | 2 | 98.70 ± 0.28 | 98.50 ± 0.14 | 12 |",
+    ]
+    assert "Mean ± std over seeds" in table
+    assert (tmp_path / "by_setting.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "summary.md").read_text().count("\n") == 6  # header, rule, 4 jobs
+
+
+def test_a_sweep_without_repeated_settings_has_no_averages(tmp_path):
+    for job, dropout in enumerate(("0.0", "0.5")):
+        write_job(tmp_path, job, [f"regularizer.dropout={dropout}"], 0.99, 0.99)
+    write_summary(tmp_path)
+    assert (tmp_path / "summary.csv").is_file() and not (tmp_path / "by_setting.md").exists()
+
+
+def test_a_failed_job_is_shown_not_dropped(tmp_path):
+    write_job(tmp_path, 0, ["seed=0"], 0.99, 0.99)
+    (tmp_path / "1").mkdir()
+    table = write_summary(tmp_path)
+    assert "(no metrics.json: the job failed)" in table
+

@@ -35,6 +35,7 @@ def test_every_experiment_runs_and_wins_over_the_defaults(tmp_path, experiment):
     assert 0 <= read_json(run_dir / "metrics.json")["test/acc"] <= 1
     recipe = OmegaConf.load(Path(CONFIG_DIR) / "experiment" / f"{experiment}.yaml")
     recipe.pop("defaults", None)
+    recipe.pop("hydra", None)  # sweep settings: Hydra's, not the job's
     used = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     for key, value in _leaves(OmegaConf.to_container(recipe)):
         assert OmegaConf.select(used, key) == value, key

@@ -39,6 +39,21 @@ def test_the_readme_sweep_runs_all_nine_jobs(tmp_path):
     assert result.stdout.count("regularizer.dropout=") >= 9
 
 
+def test_the_ablation_sweep_averages_seeds_per_variant(tmp_path):
+    """experiment=ablation through the real entry point, on four of its variants and a few batches each."""
+    sweep_dir = tmp_path / "ablation"
+    run_module(
+        "mnist_lightning.train", "-m", "experiment=ablation", f"hydra.sweep.dir={sweep_dir}", *TINY_RUN,
+        "+ablation=plain,plain+batchnorm,sota,sota-ema", cwd=tmp_path,
+    )
+    rows = (sweep_dir / "by_setting.md").read_text().splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == ["| plain", "| plain+batchnorm", "| sota", "| sota-ema"]
+    assert all(row.split(" | ")[1] == "2" for row in rows)  # seeds 0 and 1
+    assert (sweep_dir / "by_setting.png").is_file()
+    config = (sweep_dir / "5" / ".hydra" / "config.yaml").read_text()  # job 5: sota, seed 1
+    assert "- 2048" in config and "val_size: 5000" in config and "ema_decay: 0.999" in config
+
+
 def test_ddp_on_two_cpu_processes(tmp_path):
     run_dir = tmp_path / "ddp"
     train_run(run_dir, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", *TINY_RUN)

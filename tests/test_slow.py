@@ -23,7 +23,9 @@ def test_default_mlp_reaches_98_6_percent(tmp_path):
 
 def test_cnn_learns_in_one_epoch(tmp_path):
     run_dir = tmp_path / "cnn"
-    train_run(run_dir, "model=cnn", "trainer.max_epochs=1")
+    # The README's CNN settings (25 % warm-up): the default 5 % warm-up is sized for 40-epoch MLP runs, and a
+    # single epoch with it scored 96.4 % in CI.
+    train_run(run_dir, "model=cnn", "trainer.max_epochs=1", "scheduler.pct_start=0.25")
     assert read_json(run_dir / "metrics.json")["test/acc"] >= 0.97
 
 

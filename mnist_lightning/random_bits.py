@@ -8,6 +8,8 @@ about 3x cheaper. 16 bits of resolution is plenty for a Bernoulli mask or a nois
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 _INT64 = torch.iinfo(torch.int64)
@@ -15,8 +17,6 @@ _INT64 = torch.iinfo(torch.int64)
 
 def random_int16(shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
     """int16 tensor of `shape`, each value uniform on [-32768, 32767], from torch's (seeded) generator."""
-    n = 1
-    for size in shape:
-        n *= size
+    n = math.prod(shape)
     bits = torch.randint(_INT64.min, _INT64.max, ((n + 3) // 4,), dtype=torch.int64, device=device)
     return bits.view(torch.int16)[:n].view(shape)

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tutorial_baseline import run_tutorial  # noqa: E402
 
 from mnist_lightning import CONFIG_DIR  # noqa: E402
+from mnist_lightning.allocator import keep_freed_memory  # noqa: E402
 from mnist_lightning.augment import RandomDistortion  # noqa: E402
 from mnist_lightning.datamodule import MNISTDataModule  # noqa: E402
 from mnist_lightning.train import build_classifier  # noqa: E402
@@ -306,6 +307,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer batches and epochs: a few minutes in all")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    keep_freed_memory()  # as the training entry point does, for both sides of every comparison
     batches = 40 if args.quick else 100  # at most the 107 steps of one epoch at batch 512
     results = {
         "hardware": hardware(),

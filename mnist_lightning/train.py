@@ -23,6 +23,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
+from mnist_lightning.allocator import keep_freed_memory
 from mnist_lightning.classifier import MNISTClassifier, check_same_architecture, read_checkpoint
 
 
@@ -137,6 +138,7 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float:
+    keep_freed_memory()
     metrics = train(cfg)
     rank_zero_info(json.dumps({k: v for k, v in metrics.items() if "/" in k}, indent=2))
     return metrics.get("val/acc", metrics["test/acc"])

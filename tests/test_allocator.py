@@ -1,0 +1,47 @@
+"""keep_freed_memory: training steps must reuse freed memory instead of faulting in fresh pages every step."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+STEPS = """
+import resource, sys, torch
+from mnist_lightning.allocator import keep_freed_memory
+applied = keep_freed_memory() if sys.argv[1] == "on" else False
+net = torch.nn.Sequential(torch.nn.Linear(784, 2048), torch.nn.ReLU(), torch.nn.Linear(2048, 2048), torch.nn.ReLU(),
+                          torch.nn.Linear(2048, 10))
+optimizer = torch.optim.AdamW(net.parameters(), fused=True)
+images, labels = torch.randn(512, 784), torch.randint(0, 10, (512,))
+
+def step():
+    optimizer.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = torch.nn.functional.cross_entropy(net(images), labels)
+    loss.backward()
+    optimizer.step()
+
+for _ in range(3):  # warm-up: the first steps allocate for good (optimizer state, caches)
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def page_faults_in_ten_steps(mode: str) -> tuple[bool, int]:
+    out = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, check=True).stdout.split()
+    return out[0] == "True", int(out[1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+def test_training_steps_reuse_freed_memory():
+    applied, faults_kept = page_faults_in_ten_steps("on")
+    _, faults_default = page_faults_in_ten_steps("off")
+    assert applied
+    # glibc's defaults: ~8,000 fresh (zeroed) pages per step of this MLP, measured; kept: almost none.
+    assert faults_default > 10_000
+    assert faults_kept < faults_default / 10

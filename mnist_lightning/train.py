@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.allocator import keep_freed_memory
+from mnist_lightning.augment import FadeOutDistortion
 from mnist_lightning.classifier import MNISTClassifier, check_same_architecture, read_checkpoint
 
 
@@ -68,6 +69,9 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
             raise ValueError(f"regularizer.ema_decay must be in (0, 1) (e.g. 0.999), or null for no averaging; got {decay}.")
         # Validation, checkpoints (hence test and eval) use the averaged weights; training goes on with the raw ones.
         callbacks.append(EMAWeightAveraging(decay=decay))
+    fade = cfg.regularizer.augment_fade_epochs
+    if fade:
+        callbacks.append(FadeOutDistortion(fade))
     return callbacks
 
 

@@ -162,6 +162,7 @@ def test_training_really_learns(tmp_path):
         ("regularizer.dropout=1.5", "regularizer.dropout must be in [0, 1)"),
         ("regularizer.weight_decay=-1e-4", "regularizer.weight_decay must be >= 0"),
         ("regularizer.ema_decay=1.5", "regularizer.ema_decay must be in (0, 1)"),
+        ("regularizer.augment_fade_epochs=-2", "regularizer.augment_fade_epochs must be an integer >= 0"),
         ("model.hidden_sizes=[]", "model.hidden_sizes must be a non-empty list"),
         ("data.val_size=60000", "data.val_size must be an integer in [0, 59999]"),
         ("optimizer=sgd", "Use regularizer.weight_decay_mode=l2 with it"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
 
-from mnist_lightning.augment import RandomDistortion
+from mnist_lightning.augment import FadeOutDistortion, RandomDistortion
 from mnist_lightning.backbones import CNN, MLP
 from mnist_lightning.classifier import MNISTClassifier
 
@@ -156,6 +158,28 @@ def test_augmentation_off_by_default_and_identity_when_all_zero():
     assert not RandomDistortion().enabled
     x = torch.rand(4, 1, 28, 28)
     assert torch.allclose(RandomDistortion(rotate_deg=0, translate=0, scale=(1.0, 1.0))(x), x, atol=1e-5)
+
+
+def test_scaled_distortion_shrinks_every_range():
+    full = RandomDistortion(rotate_deg=15, shear_deg=10, translate=0.1, scale=(0.8, 1.2), elastic_alpha=34, elastic_sigma=4)
+    assert full.scaled(1.0) == full
+    half = full.scaled(0.5)
+    assert (half.rotate_deg, half.shear_deg, half.translate, half.elastic_alpha) == (7.5, 5, 0.05, 17)
+    assert half.scale == pytest.approx((0.9, 1.1)) and half.elastic_sigma == 4  # sigma is smoothness, not strength
+    assert not full.scaled(0.0).enabled
+
+
+def test_fade_out_weakens_the_distortion_over_the_last_epochs():
+    full = RandomDistortion(rotate_deg=12, elastic_alpha=30)
+    fade = FadeOutDistortion(3)
+    datamodule = SimpleNamespace(augment=full)
+    used = []
+    for epoch in range(6):
+        fade.on_train_epoch_start(SimpleNamespace(datamodule=datamodule, current_epoch=epoch, max_epochs=6), None)
+        used.append(datamodule.augment.rotate_deg)
+    assert used == pytest.approx([12, 12, 12, 8, 4, 0])  # full, then 2/3, 1/3 and nothing in the final epoch
+    assert not datamodule.augment.enabled
+    assert FadeOutDistortion(0).strength(5, 6) == 1.0  # off: full strength throughout
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,15 @@ def test_fast_dev_run(tmp_path, model):
     assert (run_dir / ".hydra" / "config.yaml").is_file()
 
 
+def test_every_config_group_ships_in_the_wheel():
+    """A config folder missing from pyproject.toml works in a checkout and is absent after `pip install .`."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    setuptools = tomllib.loads((Path(CONFIG_DIR).parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    groups = {f"mnist_lightning.conf.{path.name}" for path in Path(CONFIG_DIR).iterdir() if path.is_dir()}
+    assert groups - set(setuptools["packages"]) == set()
+    assert groups - set(setuptools["package-data"]) == set()
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_runs_and_wins_over_the_defaults(tmp_path, experiment):
     """Each named recipe trains (one batch per stage), and every value it sets is the one the run used, even

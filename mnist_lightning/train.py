@@ -17,7 +17,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
@@ -26,6 +26,7 @@ from mnist_lightning import CONFIG_DIR
 from mnist_lightning.allocator import keep_freed_memory
 from mnist_lightning.augment import FadeOutDistortion
 from mnist_lightning.classifier import MNISTClassifier, check_same_architecture, read_checkpoint
+from mnist_lightning.weight_average import EMAWeights
 
 
 def build_classifier(cfg: DictConfig, mean: float, std: float) -> MNISTClassifier:
@@ -63,12 +64,9 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor()]
     if patience is not None:
         callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=patience))
-    decay = cfg.regularizer.ema_decay
-    if decay is not None:
-        if not 0 < decay < 1:
-            raise ValueError(f"regularizer.ema_decay must be in (0, 1) (e.g. 0.999), or null for no averaging; got {decay}.")
+    if cfg.regularizer.ema_decay is not None:
         # Validation, checkpoints (hence test and eval) use the averaged weights; training goes on with the raw ones.
-        callbacks.append(EMAWeightAveraging(decay=decay))
+        callbacks.append(EMAWeights(cfg.regularizer.ema_decay))
     fade = cfg.regularizer.augment_fade_epochs
     if fade:
         callbacks.append(FadeOutDistortion(fade))
@@ -116,9 +114,9 @@ def train(cfg: DictConfig) -> dict:
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
     # Both evaluations use the weights chosen on validation, never the ones test accuracy would pick.
-    # They evaluate the checkpoint's weights as saved (the average, with EMA): Lightning's EMA callback would
+    # They evaluate the checkpoint's weights as saved (the average, with EMA): the averaging callback would
     # put the raw weights back when the checkpoint loads, so it leaves once training is over.
-    trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, EMAWeightAveraging)]
+    trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, EMAWeights)]
     results = {}
     if cfg.data.val_size:
         results.update(trainer.validate(model, datamodule=datamodule, ckpt_path=best, weights_only=True)[0])

@@ -287,3 +287,26 @@ def test_affine_path_equals_torchs_affine_grid():
     theta = distortion._affine(8, "cpu", torch.float32).transpose(1, 2)  # the same draws, as [8, 2, 3]
     reference = F.grid_sample(images, F.affine_grid(theta, [8, 1, 28, 28], align_corners=False), align_corners=False)
     assert torch.allclose(ours, reference, atol=1e-5)
+
+
+def test_ema_is_bias_corrected_and_forgets_the_untrained_weights():
+    """After t updates the average is sum_k (1-d) d^(t-k) x_k / (1-d^t): no leftover share of the first step."""
+    from torch.optim.swa_utils import AveragedModel
+
+    from mnist_lightning.weight_average import bias_corrected_ema
+
+    decay, steps = 0.9, 30
+    torch.manual_seed(0)
+    net = nn.Linear(3, 2)
+    average = AveragedModel(net, multi_avg_fn=bias_corrected_ema(decay), use_buffers=True)
+    history = []
+    for _ in range(steps):
+        with torch.no_grad():
+            net.weight.add_(torch.randn_like(net.weight))
+        history.append(net.weight.detach().clone())
+        average.update_parameters(net)
+    weights = torch.tensor([(1 - decay) * decay ** (steps - 1 - k) for k in range(steps)], dtype=torch.float64)
+    expected = (weights[:, None, None] * torch.stack(history).double()).sum(0) / weights.sum()
+    assert torch.allclose(average.module.weight.double(), expected, atol=1e-5)
+    # A plain EMA would still hold decay**(steps-1) = 4.7% of the first step's weights; this one 0.49%.
+    assert weights[0] / weights.sum() == pytest.approx(0.0049, abs=1e-4)

@@ -52,16 +52,20 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
             "regularizer.early_stopping_patience and scheduler=plateau watch val/acc, but data.val_size=0 leaves no "
             "validation set. Keep a validation split, or turn them off (early_stopping_patience=null, another scheduler)."
         )
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        # With no validation set, "best" is simply the last epoch.
-        monitor="val/acc" if has_val else None,
-        mode="max",
-        save_last=True,
-        filename="epoch{epoch:02d}-val_acc{val/acc:.4f}" if has_val else "epoch{epoch:02d}",
-        auto_insert_metric_name=False,
-    )
-    callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor()]
+    # last.ckpt is rewritten every epoch, for resuming. (Lightning's own save_last follows the best checkpoint:
+    # it is only written in epochs that improve val/acc, so a run that plateaued would resume from its best epoch.)
+    latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                             enable_version_counter=False)
+    callbacks: list[L.Callback] = [latest, LearningRateMonitor()]
+    if has_val:  # first in the list: trainer.checkpoint_callback, whose best_model_path is tested
+        callbacks.insert(0, ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            monitor="val/acc",
+            mode="max",
+            filename="epoch{epoch:02d}-val_acc{val/acc:.4f}",
+            auto_insert_metric_name=False,
+        ))
+    # With no validation set there is no "best": the model is the last epoch's, last.ckpt.
     if patience is not None:
         callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=patience))
     if cfg.regularizer.ema_decay is not None:

@@ -118,6 +118,16 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 40
 
 
+def test_last_checkpoint_is_the_last_epoch_even_without_a_new_best(tmp_path):
+    """At learning rate 0 (and no BatchNorm statistics to drift) epoch 2 cannot beat epoch 1 on validation:
+    the best checkpoint stays at epoch 1, but last.ckpt, the one to resume from, must hold epoch 2."""
+    run_dir = tmp_path / "flat"
+    train_run(run_dir, *TINY_RUN, "trainer.max_epochs=2", "optimizer.lr=0", "scheduler=none", "model.norm=none")
+    metrics = read_json(run_dir / "metrics.json")
+    assert Path(metrics["best_checkpoint"]).name.startswith("epoch00-")
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 40
+
+
 def test_resume_with_a_longer_one_cycle_schedule_is_refused(tiny_run, tmp_path):
     last = tiny_run / "checkpoints" / "last.ckpt"
     result = train_run(tmp_path / "longer", *TINY_RUN, "trainer.max_epochs=2", f"ckpt_path={last}",
@@ -188,6 +198,7 @@ def test_bad_config_fails_before_training_with_a_clear_message(tmp_path, overrid
 
 def test_val_size_zero_trains_on_all_60000(tmp_path):
     run_dir = tmp_path / "all"
-    train_run(run_dir, "data.val_size=0", "trainer=debug")
+    train_run(run_dir, "data.val_size=0", *TINY_RUN)
     metrics = read_json(run_dir / "metrics.json")
     assert metrics["normalization"]["train_images"] == 60000 and "val/acc" not in metrics and "test/acc" in metrics
+    assert metrics["best_checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")  # no validation: the last epoch

@@ -37,4 +37,3 @@ class EMAWeights(WeightAveraging):
         if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 < decay < 1:
             raise ValueError(f"regularizer.ema_decay must be in (0, 1) (e.g. 0.999), or null for no averaging; got {decay}.")
         super().__init__(multi_avg_fn=bias_corrected_ema(decay))
-        self.decay = decay

@@ -53,7 +53,7 @@ def test_the_ablation_sweep_averages_seeds_per_variant(tmp_path):
     assert all(row.split(" | ")[1] == "2" for row in rows)  # seeds 0 and 1
     assert (sweep_dir / "by_setting.png").is_file()
     config = (sweep_dir / "5" / ".hydra" / "config.yaml").read_text()  # job 5: sota, seed 1
-    assert "- 2048" in config and "val_size: 5000" in config and "ema_decay: 0.999" in config
+    assert "- 2048" in config and "val_size: 5000" in config and "ema_decay: 0.992" in config
 
 
 def test_ddp_on_two_cpu_processes(tmp_path):

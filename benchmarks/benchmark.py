@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tutorial_baseline import run_tutorial  # noqa: E402
 
 from mnist_lightning import CONFIG_DIR  # noqa: E402
-from mnist_lightning.allocator import keep_freed_memory  # noqa: E402
-from mnist_lightning.augment import RandomDistortion  # noqa: E402
-from mnist_lightning.datamodule import MNISTDataModule  # noqa: E402
-from mnist_lightning.train import build_classifier  # noqa: E402
+from mnist_lightning.data.augment import RandomDistortion  # noqa: E402
+from mnist_lightning.data.datamodule import MNISTDataModule  # noqa: E402
+from mnist_lightning.reporting.provenance import cpu_model  # noqa: E402
+from mnist_lightning.training.allocator import keep_freed_memory  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The default recipe augments every training batch; the throughput comparison is about the training step itself
@@ -95,7 +95,7 @@ class TestAccuracyPerEpoch(L.Callback):
 
 def lightning_fit(cfg: DictConfig, dm: MNISTDataModule, callbacks: list, **trainer_overrides) -> L.LightningModule:
     L.seed_everything(cfg.seed)
-    model = build_classifier(cfg, dm.mean, dm.std)
+    model = instantiate(cfg.classifier, mean=dm.mean, std=dm.std)
     trainer = instantiate(
         cfg.trainer, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, callbacks=callbacks, **trainer_overrides,
@@ -109,7 +109,7 @@ class BareLoop:
 
     def __init__(self, cfg: DictConfig, dm: MNISTDataModule):
         torch.manual_seed(cfg.seed)
-        self.cfg, self.model = cfg, build_classifier(cfg, dm.mean, dm.std)  # same backbone, normalization, groups
+        self.cfg, self.model = cfg, instantiate(cfg.classifier, mean=dm.mean, std=dm.std)  # same backbone, normalization, groups
         self.images, self.labels = dm.train_set.images, dm.train_set.labels
 
     def epoch_seconds(self, batches: int) -> float:
@@ -256,7 +256,7 @@ def precision_comparison(epochs: int) -> dict:
 def inference() -> dict:
     cfg = config("model=mlp")
     torch.manual_seed(0)
-    model = build_classifier(cfg, 0.1307, 0.3081).eval()
+    model = instantiate(cfg.classifier, mean=0.1307, std=0.3081).eval()
     batch, one = torch.rand(1000, 1, 28, 28), torch.rand(1, 1, 28, 28)
     with torch.inference_mode():
         batch_s = per_call(lambda: model(batch))
@@ -265,8 +265,7 @@ def inference() -> dict:
 
 
 def hardware() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
-    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
+    return f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def markdown(r: dict) -> str:

@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from mnist_lightning.mnist_files import ALL_FILES
+from mnist_lightning.data.mnist_files import ALL_FILES
 
 
 def run_tutorial(cache_dir: Path, max_epochs: int, target: float) -> list[tuple[float, float]]:

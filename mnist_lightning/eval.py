@@ -1,7 +1,8 @@
 """Official-test metrics of a checkpoint: `python -m mnist_lightning.eval ckpt_path=.../checkpoints/<best>.ckpt`.
 
 The network is rebuilt from the checkpoint's own saved config (no pickled code), loaded with weights_only=True,
-and scored on the 10,000 official test images. Prints the metrics and writes eval.json in the run folder.
+and scored on the 10,000 official test images by the same code that scores a run at the end of training
+(inference/scoring.py). Prints the metrics and writes eval.json in its folder (outputs/eval/<date>/<time>/).
 """
 
 from __future__ import annotations
@@ -11,27 +12,26 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
-from mnist_lightning.classifier import MNISTClassifier, describe, read_checkpoint
+from mnist_lightning.inference.checkpoint import describe, read_checkpoint
+from mnist_lightning.inference.scoring import score_checkpoint
+from mnist_lightning.reporting.provenance import provenance
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    checkpoint = read_checkpoint(cfg.ckpt_path)
-    hp = checkpoint["hyper_parameters"]
-    try:
-        model = MNISTClassifier(**hp)
-        model.load_state_dict(checkpoint["state_dict"])
-    except (RuntimeError, ValueError, TypeError) as err:
-        raise ValueError(
-            f"Checkpoint {cfg.ckpt_path} says it holds a {describe(hp['backbone'])}, but its weights do not fit that "
-            f"network ({err}). The file was altered or written by another program."
-        ) from err
-    datamodule = hydra.utils.instantiate(cfg.data)
-    trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
-    results = trainer.test(model, datamodule=datamodule)[0]
-    report = {**results, "checkpoint": str(Path(cfg.ckpt_path).resolve()), "model": describe(hp["backbone"])}
+    backbone = read_checkpoint(cfg.ckpt_path)["hyper_parameters"]["backbone"]  # fails early on a bad file
+    datamodule = instantiate(cfg.data)
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=[])
+    results = score_checkpoint(trainer, datamodule, cfg.ckpt_path, validate=False)
+    report = {
+        **results,
+        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
+        "model": describe(backbone),
+        "provenance": provenance(),
+    }
     (Path(HydraConfig.get().runtime.output_dir) / "eval.json").write_text(json.dumps(report, indent=2))
     return report
 

@@ -1,10 +1,12 @@
 """Train one model: `python -m mnist_lightning.train model=mlp` (add `-m` and comma lists for a sweep).
 
-Writes into the run folder (outputs/<date>/<time>/, or outputs/multirun/<date>/<time>/<job>/):
+Everything a run is made of is composed in conf/ (train.yaml and its groups): this module builds it, trains,
+scores the chosen checkpoint and writes the record. It writes into the run folder (outputs/<date>/<time>/, or
+outputs/multirun/<date>/<time>/<job>/):
   tensorboard/   event files: losses, accuracies, learning rate, and the run's hyperparameters (HParams tab)
   checkpoints/   the best epoch by val/acc and the last one
   .hydra/        the composed config and the overrides
-  metrics.json   val and official-test metrics of the best checkpoint
+  metrics.json   val and official-test metrics of the chosen checkpoint, and what produced them
 """
 
 from __future__ import annotations
@@ -17,68 +19,23 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.loggers import TensorBoardLogger
+from hydra.types import RunMode
+from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
-from mnist_lightning.allocator import keep_freed_memory
-from mnist_lightning.augment import FadeOutDistortion
-from mnist_lightning.classifier import MNISTClassifier, check_same_architecture, read_checkpoint
-from mnist_lightning.weight_average import EMAWeights
+from mnist_lightning.inference.checkpoint import check_same_architecture, read_checkpoint
+from mnist_lightning.inference.scoring import score_checkpoint
+from mnist_lightning.reporting.provenance import provenance
+from mnist_lightning.training.allocator import keep_freed_memory
+from mnist_lightning.training.objective import check_objective
 
-
-def build_classifier(cfg: DictConfig, mean: float, std: float) -> MNISTClassifier:
-    reg = cfg.regularizer
-    return MNISTClassifier(
-        backbone=OmegaConf.to_container(cfg.model, resolve=True),
-        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
-        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
-        mean=mean,
-        std=std,
-        weight_decay=reg.weight_decay,
-        weight_decay_mode=reg.weight_decay_mode,
-        l1=reg.l1,
-        label_smoothing=reg.label_smoothing,
-    )
-
-
-def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
-    has_val = cfg.data.val_size > 0
-    patience = cfg.regularizer.early_stopping_patience
-    if not has_val and (patience is not None or cfg.scheduler.get("monitor")):
-        raise ValueError(
-            "regularizer.early_stopping_patience and scheduler=plateau watch val/acc, but data.val_size=0 leaves no "
-            "validation set. Keep a validation split, or turn them off (early_stopping_patience=null, another scheduler)."
-        )
-    # last.ckpt is rewritten every epoch, for resuming. (Lightning's own save_last follows the best checkpoint:
-    # it is only written in epochs that improve val/acc, so a run that plateaued would resume from its best epoch.)
-    latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
-                             enable_version_counter=False)
-    callbacks: list[L.Callback] = [latest, LearningRateMonitor()]
-    if has_val:  # first in the list: trainer.checkpoint_callback, whose best_model_path is tested
-        callbacks.insert(0, ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
-            monitor="val/acc",
-            mode="max",
-            filename="epoch{epoch:02d}-val_acc{val/acc:.4f}",
-            auto_insert_metric_name=False,
-        ))
-    # With no validation set there is no "best": the model is the last epoch's, last.ckpt.
-    if patience is not None:
-        callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=patience))
-    if cfg.regularizer.ema_decay is not None:
-        # Validation, checkpoints (hence test and eval) use the averaged weights; training goes on with the raw ones.
-        callbacks.append(EMAWeights(cfg.regularizer.ema_decay))
-    fade = cfg.regularizer.augment_fade_epochs
-    if fade:
-        callbacks.append(FadeOutDistortion(fade))
-    return callbacks
+WIRING = ("classifier", "callbacks", "logger")  # config nodes that only connect the groups: not hyperparameters
 
 
 def flat_hparams(cfg: DictConfig) -> dict:
-    """The resolved config as one level of 'group.key' -> scalar, the form TensorBoard's HParams tab shows."""
+    """The resolved settings as one level of 'group.key' -> scalar, the form TensorBoard's HParams tab shows."""
     flat = {}
 
     def walk(node, prefix: str) -> None:
@@ -88,54 +45,59 @@ def flat_hparams(cfg: DictConfig) -> dict:
             else:
                 flat[f"{prefix}{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
 
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    walk({key: value for key, value in settings.items() if key not in WIRING}, "")
     return flat
 
 
+def chosen_checkpoint(trainer: L.Trainer, run_dir: Path) -> str:
+    """The checkpoint chosen on validation (the last epoch's without a validation set). A run that wrote none
+    (trainer=debug) saves its final weights now, so that it is scored the way every run is: from the file."""
+    path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if not path:
+        path = str(run_dir / "checkpoints" / "last.ckpt")
+        trainer.save_checkpoint(path, weights_only=True)
+    return path
+
+
 def train(cfg: DictConfig) -> dict:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    check_objective(cfg, hydra_cfg.sweeper._target_ if hydra_cfg.mode == RunMode.MULTIRUN else None)
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on the CPU
 
-    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")  # computes the normalization statistics the model is built with
-    model = build_classifier(cfg, datamodule.mean, datamodule.std)
+    model = instantiate(cfg.classifier, mean=datamodule.mean, std=datamodule.std)
     if cfg.ckpt_path:
         check_same_architecture(model, read_checkpoint(cfg.ckpt_path), cfg.ckpt_path)
-    callbacks = build_callbacks(cfg, run_dir)
-
-    logger = TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False)
+    callbacks = [callback for callback in map(instantiate, cfg.callbacks.values()) if callback is not None]
+    logger = instantiate(cfg.logger)
     # Placeholders for the final metrics, so the HParams tab pairs this run's settings with its results.
     hparams = {**flat_hparams(cfg), "data.mean": datamodule.mean, "data.std": datamodule.std}  # the values used
     logger.log_hyperparams(hparams, metrics={"hp/val_acc": float("nan"), "hp/test_acc": float("nan")})
-    trainer = hydra.utils.instantiate(cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir))
+    trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
 
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     train_seconds = time.perf_counter() - start
 
-    checkpoint = trainer.checkpoint_callback
-    best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
-    # Both evaluations use the weights chosen on validation, never the ones test accuracy would pick.
-    # They evaluate the checkpoint's weights as saved (the average, with EMA): the averaging callback would
-    # put the raw weights back when the checkpoint loads, so it leaves once training is over.
-    trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, EMAWeights)]
-    results = {}
-    if cfg.data.val_size:
-        results.update(trainer.validate(model, datamodule=datamodule, ckpt_path=best, weights_only=True)[0])
-    results.update(trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)[0])
+    checkpoint = chosen_checkpoint(trainer, run_dir)
+    results = score_checkpoint(trainer, datamodule, checkpoint, validate=cfg.data.val_size > 0)
     logger.log_metrics({"hp/val_acc": results.get("val/acc", float("nan")), "hp/test_acc": results["test/acc"]},
                        step=trainer.global_step)
-
     metrics = {
         **results,
-        "best_checkpoint": best,
+        "objective": {"name": cfg.objective, "value": results.get(cfg.objective)},
+        "best_checkpoint": checkpoint,
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 1),
         "device": str(trainer.strategy.root_device),
         "normalization": {"mean": datamodule.mean, "std": datamodule.std, "train_images": len(datamodule.train_set)},
-        "overrides": list(HydraConfig.get().overrides.task),
+        "overrides": list(hydra_cfg.overrides.task),
+        "provenance": provenance(),
     }
     if trainer.is_global_zero:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -143,11 +105,12 @@ def train(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     keep_freed_memory()
     metrics = train(cfg)
     rank_zero_info(json.dumps({k: v for k, v in metrics.items() if "/" in k}, indent=2))
-    return metrics.get("val/acc", metrics["test/acc"])
+    # What a sweeper compares: the objective (val/acc by default), never test accuracy; None without it.
+    return metrics["objective"]["value"]
 
 
 if __name__ == "__main__":

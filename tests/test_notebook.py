@@ -6,7 +6,7 @@ import json
 import re
 
 
-from conftest import REPO
+from helpers import REPO
 
 
 

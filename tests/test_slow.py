@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, TINY_RUN, read_json, run_module, train_run
+from helpers import REPO, TINY_RUN, read_json, run_module, train_run
 
 pytestmark = pytest.mark.slow
 

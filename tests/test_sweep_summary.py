@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mnist_lightning.sweep_summary import write_summary
+from mnist_lightning.reporting.sweep_summary import write_summary
 
 
 def write_job(sweep_dir, job: int, overrides: list[str], val: float, test: float) -> None:

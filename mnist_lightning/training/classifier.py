@@ -2,13 +2,13 @@
 
 Every constructor argument is plain data (dicts of numbers and strings, `_target_` naming a class), saved as the
 checkpoint's hyperparameters. A checkpoint therefore holds no pickled Python objects: it loads with
-`torch.load(weights_only=True)` and rebuilds its own network from its own config.
+`torch.load(weights_only=True)` and rebuilds its own network from its own config (inference/checkpoint.py).
+conf/train.yaml builds it (`classifier:`); the regularizer group wires in its knobs.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import lightning as L
 import torch
@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from hydra.utils import get_class, instantiate
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
+
+from mnist_lightning.training.schedules import lr_scheduler_config
 
 WEIGHT_DECAY_MODES = ("decoupled", "l2")
 # Optimizers whose weight decay can be decoupled from the gradient (Loshchilov & Hutter, AdamW), and how to ask.
@@ -64,6 +66,7 @@ class MNISTClassifier(L.LightningModule):
         self.backbone = instantiate(backbone)
         self.train_acc, self.val_acc, self.test_acc = (MulticlassAccuracy(num_classes=10, average="micro") for _ in range(3))
         self.train_loss, self.train_ce_loss = MeanMetric(), MeanMetric()
+        self._resumed_schedules: list[dict] = []
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images: pixel/255 in [0, 1], [B, 1, 28, 28]. Normalizing here keeps a checkpoint self-contained."""
@@ -128,72 +131,17 @@ class MNISTClassifier(L.LightningModule):
     def configure_optimizers(self):
         hp = self.hparams
         decoupled = hp.weight_decay if hp.weight_decay_mode == "decoupled" else 0.0
-        groups = self.parameter_groups(decoupled)
         # get_class rather than instantiate: Hydra would wrap the parameter groups into configs.
         config = dict(hp.optimizer)
         target = config.pop("_target_")
         extra = DECOUPLED_DECAY_KWARGS.get(target, {}) if decoupled else {}
-        optimizer = get_class(target)(groups, **config, **extra)
+        optimizer = get_class(target)(self.parameter_groups(decoupled), **config, **extra)
         if not hp.scheduler:
             return optimizer
-        config = dict(hp.scheduler)
-        interval = config.pop("interval", "epoch")
-        monitor = config.pop("monitor", None)
-        steps_arg = config.pop("total_steps_arg", None)
-        if steps_arg:  # OneCycleLR's total_steps, CosineAnnealingLR's T_max: the length of the whole run
-            config[steps_arg] = int(self.trainer.estimated_stepping_batches)
-            if "pct_start" in config and config[steps_arg] >= 4:
-                # OneCycleLR divides by (warm-up steps - 1): a short run (20 steps at 5%) needs >= 2 warm-up steps
-                config["pct_start"] = max(config["pct_start"], 2 / config[steps_arg])
-            self._check_resumed_schedule_length(steps_arg, config[steps_arg])
-        scheduler = {"scheduler": get_class(config.pop("_target_"))(optimizer, **config), "interval": interval}
-        if monitor:
-            scheduler["monitor"] = monitor
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        run_steps = int(self.trainer.estimated_stepping_batches)
+        schedule = lr_scheduler_config(optimizer, hp.scheduler, run_steps, resumed=self._resumed_schedules)
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # Called on resume before configure_optimizers; the schedule's saved state is restored after it.
-        self._resumed_schedulers = checkpoint.get("lr_schedulers", [])
-
-    def _check_resumed_schedule_length(self, steps_arg: str, steps: int) -> None:
-        for state in getattr(self, "_resumed_schedulers", []):
-            if state.get(steps_arg, steps) != steps:
-                raise ValueError(
-                    f"The checkpoint's learning-rate schedule spans {state[steps_arg]} steps, but this run has {steps}: "
-                    "a one-cycle or cosine schedule cannot be stretched. Resume with the trainer settings of the "
-                    "original run (same max_epochs and batches), or train longer with scheduler=none or plateau."
-                )
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    """torch.load with weights_only=True, and errors that say what is wrong with the file."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"Checkpoint {path} does not exist. Pass ckpt_path=<a .ckpt under outputs/.../checkpoints>.")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - truncated zip, pickle with code, not a torch file: same advice
-        raise ValueError(
-            f"Checkpoint {path} cannot be read as a weights-only torch checkpoint ({type(err).__name__}: {err}). "
-            "It is truncated, corrupt, or holds pickled Python objects; use a .ckpt written by mnist_lightning."
-        ) from err
-    if not isinstance(checkpoint, dict) or "backbone" not in checkpoint.get("hyper_parameters", {}):
-        raise ValueError(f"{path} is not an mnist_lightning checkpoint (its hyperparameters name no backbone).")
-    return checkpoint
-
-
-def describe(backbone: dict) -> str:
-    arch = {k: v for k, v in backbone.items() if k not in ("_target_", "dropout")}
-    return f"{backbone.get('_target_', '?').rsplit('.', 1)[-1]}({', '.join(f'{k}={v}' for k, v in arch.items())})"
-
-
-def check_same_architecture(model: MNISTClassifier, checkpoint: dict, path: str | Path) -> None:
-    """Fail before training when a checkpoint's tensors do not fit the network this run builds."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items()}
-    if expected != found:
-        raise ValueError(
-            f"Checkpoint {path} holds a {describe(checkpoint['hyper_parameters']['backbone'])}, but this run builds "
-            f"a {describe(model.hparams.backbone)}. Use the model settings the checkpoint was trained with (its "
-            "run folder's .hydra/config.yaml has them), or drop ckpt_path to start fresh."
-        )
+        # On resume this runs before configure_optimizers, which checks the saved schedules' length against the run's.
+        self._resumed_schedules = checkpoint.get("lr_schedulers", [])

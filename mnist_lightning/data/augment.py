@@ -11,12 +11,10 @@ There is deliberately no flip: a mirrored 2, 3, 4, 5, 6, 7 or 9 is no longer tha
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from dataclasses import dataclass
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 
@@ -50,18 +48,6 @@ class RandomDistortion:
     def enabled(self) -> bool:
         affine = self.rotate_deg or self.shear_deg or self.translate or tuple(self.scale) != (1.0, 1.0)
         return bool(affine or self.elastic_alpha)
-
-    def scaled(self, strength: float) -> RandomDistortion:
-        """The same distortion with every range shrunk by `strength` in [0, 1] (0: images pass unchanged)."""
-        lo, hi = self.scale
-        return dataclasses.replace(
-            self,
-            rotate_deg=self.rotate_deg * strength,
-            shear_deg=self.shear_deg * strength,
-            translate=self.translate * strength,
-            scale=(1 + (lo - 1) * strength, 1 + (hi - 1) * strength),
-            elastic_alpha=self.elastic_alpha * strength,
-        )
 
     def _affine(self, n: int, device, dtype) -> torch.Tensor:
         """[n, 3, 2] transposed affine matrices mapping output to input coordinates ([-1, 1], as affine_grid)."""
@@ -143,28 +129,3 @@ def _cell_blur_matrix(size: int, cell: int, sigma: float) -> torch.Tensor:
         pixel_weights[i, lo:hi] = kernel[lo - i + radius : hi - i + radius]
     cells = torch.arange(size) // cell
     return torch.zeros(size, int(cells[-1]) + 1, dtype=torch.float64).index_add_(1, cells, pixel_weights)
-
-
-class FadeOutDistortion(L.Callback):
-    """Weaken the datamodule's distortion linearly over the last `epochs` epochs, to none in the final one.
-
-    Strong distortion keeps a wide net from memorising, but the test digits are undistorted: a few closing epochs
-    on (nearly) clean images let the net settle on the distribution it is scored on. Object detectors do the same
-    when they switch mosaic augmentation off for their last epochs.
-    """
-
-    def __init__(self, epochs: int):
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"regularizer.augment_fade_epochs must be an integer >= 0 (0 = off), got {epochs!r}.")
-        self.epochs = epochs
-        self.full: RandomDistortion | None = None
-
-    def strength(self, epoch: int, max_epochs: int) -> float:
-        """1 until the fade starts, then (epochs left after this one) / fade length: 0 in the last epoch."""
-        return min(1.0, max(0.0, (max_epochs - 1 - epoch) / self.epochs)) if self.epochs else 1.0
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        datamodule = trainer.datamodule
-        if self.full is None:
-            self.full = datamodule.augment
-        datamodule.augment = self.full.scaled(self.strength(trainer.current_epoch, trainer.max_epochs))

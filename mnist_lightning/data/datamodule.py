@@ -16,8 +16,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-from mnist_lightning.augment import RandomDistortion
-from mnist_lightning.mnist_files import ALL_FILES, load_split, verified_bytes, write_atomically
+from mnist_lightning.data.augment import RandomDistortion
+from mnist_lightning.data.mnist_files import ALL_FILES, load_split, verified_bytes, write_atomically
 
 N_TRAIN = 60_000
 

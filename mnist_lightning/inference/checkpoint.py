@@ -1,0 +1,84 @@
+"""Reading a trained model back: a checkpoint file -> the MNISTClassifier it holds, or an error naming the problem.
+
+A checkpoint's hyperparameters are plain data (numbers, strings, `_target_` class paths), so the file loads with
+`torch.load(weights_only=True)`, which refuses pickled code, and the network is rebuilt from its own config.
+Checkpoints written by release 0.1.0 (whose modules lived at the package's top level) are upgraded on reading.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from mnist_lightning.training.classifier import MNISTClassifier
+
+# Release 0.1.0's class paths, and the scheduler key it used to name the argument that gets the run's length.
+MOVED_CLASSES = {
+    "mnist_lightning.backbones.MLP": "mnist_lightning.models.mlp.MLP",
+    "mnist_lightning.backbones.CNN": "mnist_lightning.models.cnn.CNN",
+}
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """torch.load with weights_only=True, and errors that say what is wrong with the file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"Checkpoint {path} does not exist. Pass ckpt_path=<a .ckpt under outputs/.../checkpoints>.")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - truncated zip, pickle with code, not a torch file: same advice
+        raise ValueError(
+            f"Checkpoint {path} cannot be read as a weights-only torch checkpoint ({type(err).__name__}: {err}). "
+            "It is truncated, corrupt, or holds pickled Python objects; use a .ckpt written by mnist_lightning."
+        ) from err
+    if not isinstance(checkpoint, dict) or "backbone" not in checkpoint.get("hyper_parameters", {}):
+        raise ValueError(f"{path} is not an mnist_lightning checkpoint (its hyperparameters name no backbone).")
+    checkpoint["hyper_parameters"] = upgraded_hparams(checkpoint["hyper_parameters"])
+    return checkpoint
+
+
+def upgraded_hparams(hparams: dict) -> dict:
+    """Release 0.1.0's hyperparameters in today's form: the same network and training, new class paths, and a
+    scheduler whose run-length argument is null (conf/scheduler/) instead of named by `total_steps_arg`."""
+    hparams = dict(hparams)
+    backbone = dict(hparams["backbone"])
+    backbone["_target_"] = MOVED_CLASSES.get(backbone.get("_target_"), backbone.get("_target_"))
+    hparams["backbone"] = backbone
+    if hparams.get("scheduler") and "total_steps_arg" in hparams["scheduler"]:
+        scheduler = dict(hparams["scheduler"])
+        scheduler[scheduler.pop("total_steps_arg")] = None
+        hparams["scheduler"] = scheduler
+    return hparams
+
+
+def describe(backbone: dict) -> str:
+    arch = {k: v for k, v in backbone.items() if k not in ("_target_", "dropout")}
+    return f"{backbone.get('_target_', '?').rsplit('.', 1)[-1]}({', '.join(f'{k}={v}' for k, v in arch.items())})"
+
+
+def load_classifier(path: str | Path) -> MNISTClassifier:
+    """The checkpoint's network with its saved weights (the weight average, if the run kept one), in eval mode."""
+    checkpoint = read_checkpoint(path)
+    hparams = checkpoint["hyper_parameters"]
+    try:
+        model = MNISTClassifier(**hparams)
+        model.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise ValueError(
+            f"Checkpoint {path} says it holds a {describe(hparams['backbone'])}, but its weights do not fit that "
+            f"network ({err}). The file was altered or written by another program."
+        ) from err
+    return model.eval()
+
+
+def check_same_architecture(model: MNISTClassifier, checkpoint: dict, path: str | Path) -> None:
+    """Fail before training when a checkpoint's tensors do not fit the network this run builds."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items()}
+    if expected != found:
+        raise ValueError(
+            f"Checkpoint {path} holds a {describe(checkpoint['hyper_parameters']['backbone'])}, but this run builds "
+            f"a {describe(model.hparams.backbone)}. Use the model settings the checkpoint was trained with (its "
+            "run folder's .hydra/config.yaml has them), or drop ckpt_path to start fresh."
+        )

@@ -1,0 +1,73 @@
+"""inference/checkpoint.py: a checkpoint file -> the network it holds, or an error that names the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_lightning.inference.checkpoint import check_same_architecture, load_classifier, read_checkpoint
+from mnist_lightning.training.classifier import MNISTClassifier
+
+RELEASE_0_1_0 = Path(__file__).parent / "fixtures" / "release_0.1.0"
+
+
+def test_checkpoint_is_plain_data(tiny_run):
+    checkpoint = torch.load(tiny_run / "checkpoints" / "last.ckpt", weights_only=True)  # raises on pickled code
+    hp = checkpoint["hyper_parameters"]
+    assert hp["backbone"]["_target_"] == "mnist_lightning.models.mlp.MLP" and hp["backbone"]["dropout"] == 0.3
+    assert 0.12 < hp["mean"] < 0.14 and isinstance(hp["scheduler"], dict)
+
+
+@pytest.mark.parametrize("name", ["mlp_ema_onecycle", "cnn"])
+def test_checkpoints_of_release_0_1_0_still_load_and_predict_the_same(name):
+    """Files written by release 0.1.0's code (tests/fixtures/release_0.1.0/README.md says how), with the logits
+    that code computed for the first 8 test images."""
+    model = load_classifier(RELEASE_0_1_0 / f"{name}.ckpt")
+    expected = torch.load(RELEASE_0_1_0 / f"{name}.logits.pt", weights_only=True)
+    with torch.no_grad():
+        assert torch.allclose(model(expected["images"]), expected["logits"], atol=1e-5)
+    assert not model.training  # ready to predict: BatchNorm's running averages, no dropout
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"Checkpoint {tmp_path / 'no.ckpt'} does not exist"):
+        read_checkpoint(tmp_path / "no.ckpt")
+
+
+def test_a_truncated_file_is_refused(tiny_run, tmp_path):
+    broken = tmp_path / "broken.ckpt"
+    broken.write_bytes((tiny_run / "checkpoints" / "last.ckpt").read_bytes()[:5000])
+    with pytest.raises(ValueError, match="truncated, corrupt"):
+        read_checkpoint(broken)
+
+
+def test_a_file_with_pickled_code_is_refused(tmp_path):
+    unsafe = tmp_path / "unsafe.ckpt"
+    torch.save({"hyper_parameters": {"backbone": {}}, "hook": print}, unsafe)  # a function: not plain data
+    with pytest.raises(ValueError, match="holds pickled Python objects"):
+        read_checkpoint(unsafe)
+
+
+def test_another_programs_checkpoint_is_refused(tmp_path):
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(ValueError, match="is not an mnist_lightning checkpoint"):
+        read_checkpoint(foreign)
+
+
+def test_weights_that_do_not_fit_their_network_are_refused(tiny_run, tmp_path):
+    checkpoint = torch.load(tiny_run / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["state_dict"]["backbone.1.weight"] = torch.zeros(3, 3)
+    altered = tmp_path / "altered.ckpt"
+    torch.save(checkpoint, altered)
+    with pytest.raises(ValueError, match="its weights do not fit that network"):
+        load_classifier(altered)
+
+
+def test_a_checkpoint_of_another_architecture_is_named(tiny_run):
+    path = tiny_run / "checkpoints" / "last.ckpt"
+    cnn = MNISTClassifier(backbone={"_target_": "mnist_lightning.models.cnn.CNN"}, optimizer={"_target_": "torch.optim.AdamW"})
+    with pytest.raises(ValueError, match=r"holds a MLP\(hidden_sizes=\[512, 256\].*this run builds a CNN\("):
+        check_same_architecture(cnn, read_checkpoint(path), path)

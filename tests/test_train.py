@@ -1,0 +1,157 @@
+"""mnist_lightning/train.py: what a run builds, trains, scores and leaves behind; its command line and errors.
+
+Command-line behaviour (exit codes, what a user reads, multirun) runs `python -m mnist_lightning.train` in a
+fresh process; tests that only need a finished run call `train` in this process, which is several times quicker.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from helpers import TINY_RUN, read_json, run_module, train_in_process, train_run
+
+
+def test_fast_dev_run_from_the_command_line(tmp_path):
+    run_dir = tmp_path / "mlp"
+    result = train_run(run_dir, "trainer=debug")
+    metrics = read_json(run_dir / "metrics.json")
+    assert 0 <= metrics["test/acc"] <= 1 and "val/acc" in metrics
+    assert "Normalization from the 55,000 training images only" in result.stdout + result.stderr
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    # A debug run writes no checkpoint while it trains; it saves its weights to be scored like any run.
+    assert metrics["best_checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")
+
+
+def test_run_writes_checkpoints_config_metrics(tiny_run):
+    metrics = read_json(tiny_run / "metrics.json")
+    checkpoints = {p.name for p in (tiny_run / "checkpoints").iterdir()}
+    assert "last.ckpt" in checkpoints and any(name.startswith("epoch00-val_acc") for name in checkpoints)
+    assert metrics["best_checkpoint"].endswith(".ckpt") and metrics["epochs"] == 1
+    assert "regularizer.dropout=0.3" in metrics["overrides"]
+    assert metrics["normalization"]["train_images"] == 55000
+    assert metrics["objective"] == {"name": "val/acc", "value": metrics["val/acc"]}
+    assert "dropout: 0.3" in (tiny_run / ".hydra" / "config.yaml").read_text()
+
+
+def test_metrics_json_names_the_code_and_hardware_that_produced_it(tiny_run):
+    provenance = read_json(tiny_run / "metrics.json")["provenance"]
+    assert len(provenance["code"]["git_commit"]) == 40 and isinstance(provenance["code"]["dirty"], bool)
+    assert provenance["torch"] == torch.__version__ and provenance["cpu"] and provenance["torch_threads"] >= 1
+
+
+def test_tensorboard_has_scalars_and_hparams(tiny_run):
+    events = EventAccumulator(str(tiny_run / "tensorboard")).Reload()  # all event files of the run
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc", "hp/test_acc"} <= scalars
+    assert any(tag.startswith("lr-AdamW") for tag in scalars), scalars
+    assert events.Scalars("hp/test_acc")[-1].value == pytest.approx(read_json(tiny_run / "metrics.json")["test/acc"])
+    session = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    assert b"regularizer.dropout" in session and b"model.hidden_sizes" in session
+    assert b"callbacks." not in session and b"classifier." not in session  # wiring, not settings
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    first, resumed = tmp_path / "first", tmp_path / "resumed"
+    train_in_process(first, *TINY_RUN, "scheduler=none")
+    last = first / "checkpoints" / "last.ckpt"
+    metrics = train_in_process(resumed, *TINY_RUN, "scheduler=none", "trainer.max_epochs=2", f"ckpt_path={last}")
+    assert metrics["epochs"] == 2  # one epoch restored, one trained
+    assert torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 40
+
+
+def test_last_checkpoint_is_the_last_epoch_even_without_a_new_best(tmp_path):
+    """At learning rate 0 (and no BatchNorm statistics to drift) epoch 2 cannot beat epoch 1 on validation:
+    the best checkpoint stays at epoch 1, but last.ckpt, the one to resume from, must hold epoch 2."""
+    run_dir = tmp_path / "flat"
+    metrics = train_in_process(run_dir, *TINY_RUN, "trainer.max_epochs=2", "optimizer.lr=0", "scheduler=none", "model.norm=none")
+    assert Path(metrics["best_checkpoint"]).name.startswith("epoch00-")
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 40
+
+
+def test_resume_with_a_longer_one_cycle_schedule_is_refused(tiny_run, tmp_path):
+    last = tiny_run / "checkpoints" / "last.ckpt"
+    with pytest.raises(ValueError, match="schedule spans 20 steps, but this run has 40"):
+        train_in_process(tmp_path / "longer", *TINY_RUN, "trainer.max_epochs=2", f"ckpt_path={last}", "regularizer.dropout=0.3")
+
+
+def test_checkpoint_of_another_architecture_is_refused_before_training(tiny_run, tmp_path):
+    with pytest.raises(ValueError, match=r"holds a MLP\(hidden_sizes=\[512, 256\].*this run builds a CNN\("):
+        train_in_process(tmp_path / "cnn", "model=cnn", "trainer=debug", f"ckpt_path={tiny_run / 'checkpoints' / 'last.ckpt'}")
+    assert not (tmp_path / "cnn" / "checkpoints").exists()
+
+
+def test_multirun_sweep_writes_a_summary(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result = run_module(
+        "mnist_lightning.train", "-m", f"hydra.sweep.dir={sweep_dir}", *TINY_RUN,
+        "regularizer.dropout=0.0,0.5", "regularizer.weight_decay=0,1e-3", cwd=tmp_path,
+    )
+    with open(sweep_dir / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["job"] for row in rows] == ["0", "1", "2", "3"]
+    assert "regularizer.dropout=0.5 regularizer.weight_decay=0.001" in rows[3]["overrides"]
+    assert all(0 < float(row["val_acc"]) <= 1 and 0 < float(row["test_acc"]) <= 1 for row in rows)
+    assert "| job | overrides | val_acc | test_acc |" in result.stdout
+    assert (sweep_dir / "summary.md").read_text().count("\n") == 6
+
+
+def test_training_really_learns(tmp_path):
+    """A short real run on 12,800 training images must be far above chance (10%) on the official test set."""
+    metrics = train_in_process(tmp_path / "learns", "trainer.max_epochs=1", "trainer.limit_train_batches=50", "trainer.limit_val_batches=1")
+    assert metrics["test/acc"] > 0.9
+
+
+def test_the_cnn_trains_and_is_scored(tmp_path):
+    metrics = train_in_process(tmp_path / "cnn", "model=cnn", "trainer=debug")
+    assert 0 <= metrics["test/acc"] <= 1 and Path(metrics["best_checkpoint"]).is_file()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model=transformer", "Available options in 'model':\n\tcnn\n\tmlp"),
+        ("regularizer.dropout=1.5", "regularizer.dropout must be in [0, 1)"),
+    ],
+)
+def test_bad_config_fails_on_the_command_line_with_a_clear_message(tmp_path, override, message):
+    run_dir = tmp_path / "bad"
+    result = train_run(run_dir, override, "trainer=debug", check=False)
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+    assert "Epoch 0" not in result.stderr + result.stdout and not (run_dir / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("regularizer=strong", "Available options in 'regularizer'"),
+        ("experiment=sota", "Could not find 'experiment/sota'\n\nAvailable options in 'experiment'"),
+        ("regularizer.weight_decay=-1e-4", "regularizer.weight_decay must be >= 0"),
+        ("regularizer.ema_decay=1.5", "regularizer.ema_decay must be in (0, 1)"),
+        ("regularizer.ema_epochs=-2", "regularizer.ema_epochs must be > 0"),
+        ("model.hidden_sizes=[]", "model.hidden_sizes must be a non-empty list"),
+        ("data.val_size=60000", "data.val_size must be an integer in [0, 59999]"),
+        ("optimizer=sgd", "Use regularizer.weight_decay_mode=l2 with it"),
+        ("scheduler=plateau data.val_size=0", "data.val_size=0 leaves no validation set"),
+        ("objective=test/acc", "objective=test/acc is not a validation metric"),
+    ],
+)
+def test_bad_config_fails_before_training_with_a_clear_message(tmp_path, override, message):
+    run_dir = tmp_path / "bad"
+    with pytest.raises(Exception) as error:
+        train_in_process(run_dir, *override.split(), "trainer=debug")
+    assert message in str(error.value)
+    assert not (run_dir / "checkpoints").exists()
+
+
+def test_val_size_zero_trains_on_all_60000_and_reports_no_objective(tmp_path):
+    run_dir = tmp_path / "all"
+    metrics = train_in_process(run_dir, "data.val_size=0", *TINY_RUN)
+    assert metrics["normalization"]["train_images"] == 60000 and "val/acc" not in metrics and "test/acc" in metrics
+    assert metrics["best_checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")  # no validation: the last epoch
+    assert metrics["objective"] == {"name": "val/acc", "value": None}  # never the test accuracy instead

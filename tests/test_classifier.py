@@ -70,8 +70,39 @@ def test_nan_loss_stops_with_advice():
 @pytest.mark.parametrize(
     "kwargs, message",
     [({"weight_decay": -1e-4}, "weight_decay must be >= 0"), ({"l1": -1.0}, "l1"),
-     ({"label_smoothing": 1.0}, "label_smoothing"), ({"weight_decay_mode": "both"}, "weight_decay_mode")],
+     ({"label_smoothing": 1.0}, "label_smoothing"), ({"weight_decay_mode": "both"}, "weight_decay_mode"),
+     ({"max_norm": 0.0}, "max_norm must be > 0")],
 )
 def test_bad_regularizer_values_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_classifier(**kwargs)
+
+
+@pytest.mark.parametrize("backbone", [MLP_CFG, {"_target_": "mnist_lightning.models.cnn.CNN", "channels": [4], "hidden_size": 8}])
+def test_max_norm_caps_every_units_incoming_weights_after_each_step(backbone):
+    def unit_norms(model):  # one norm per unit: per row of a Linear weight, per output channel of a kernel
+        return torch.cat([w.detach().flatten(1).norm(dim=1) for w in model._penalized()])
+
+    batch = (torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,)))
+    for max_norm in (None, 0.5):
+        torch.manual_seed(0)
+        model = make_classifier(backbone=backbone, max_norm=max_norm)
+        optimizer = model.configure_optimizers()
+        assert unit_norms(model).max() > 0.5  # Kaiming init: most units start longer than the cap
+        shortest = unit_norms(model).argmin()
+
+        def closure():
+            optimizer.zero_grad()
+            loss = model.training_step(batch, 0)
+            loss.backward()
+            return loss
+
+        before = unit_norms(model)
+        model.optimizer_step(0, 0, optimizer, closure)
+        after = unit_norms(model)
+        if max_norm is None:
+            assert after.max() > 0.5  # off: the step leaves norms free
+        else:
+            assert after.max() <= 0.5 + 1e-5
+            assert torch.isclose(after, torch.full_like(after, 0.5), atol=1e-4)[before > 0.6].all()  # capped, not zeroed
+            assert after[shortest] <= before[shortest] + 0.01  # a short unit is only moved by the step itself

@@ -36,6 +36,7 @@ class MNISTClassifier(L.LightningModule):
         weight_decay_mode: str = "decoupled",
         l1: float = 0.0,
         label_smoothing: float = 0.0,
+        max_norm: float | None = None,
     ):
         """
         backbone/optimizer/scheduler: `_target_` configs (conf/model, conf/optimizer, conf/scheduler).
@@ -45,6 +46,8 @@ class MNISTClassifier(L.LightningModule):
         l1: adds l1 * sum(|w|) to the loss. Decay and penalties apply to weight matrices and kernels only,
             never to biases or normalization parameters.
         label_smoothing: target probability 1-eps on the true class, eps spread over all classes.
+        max_norm: after every optimizer step, each unit's incoming weights (a row of a Linear weight, an output
+            channel of a Conv2d kernel) are scaled down to this L2 norm if longer (Srivastava et al. 2014).
         """
         super().__init__()
         if weight_decay_mode not in WEIGHT_DECAY_MODES:
@@ -54,6 +57,8 @@ class MNISTClassifier(L.LightningModule):
                 raise ValueError(f"regularizer.{name} must be >= 0, got {value}.")
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"regularizer.label_smoothing must be in [0, 1), got {label_smoothing}.")
+        if max_norm is not None and not max_norm > 0:
+            raise ValueError(f"regularizer.max_norm must be > 0 (e.g. 3.0), or null for no constraint; got {max_norm}.")
         if std <= 0:
             raise ValueError(f"std must be > 0, got {std}.")
         target = optimizer.get("_target_")
@@ -96,6 +101,13 @@ class MNISTClassifier(L.LightningModule):
             self.train_ce_loss.update(ce_loss.detach())
         self.train_acc.update(logits.detach(), labels)
         return loss
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        if self.hparams.max_norm is not None:  # a constraint, not a penalty: it acts on the weights after the step
+            with torch.no_grad():
+                for weight in self._penalized():
+                    weight.copy_(weight.renorm(2, 0, self.hparams.max_norm))
 
     def on_train_epoch_end(self) -> None:
         # compute() averages over the epoch (and over DDP ranks); the ce_loss differs from the loss by the penalties.

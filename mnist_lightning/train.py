@@ -30,6 +30,7 @@ from mnist_lightning.inference.scoring import score_checkpoint
 from mnist_lightning.reporting.provenance import provenance
 from mnist_lightning.training.allocator import keep_freed_memory
 from mnist_lightning.training.objective import check_objective
+from mnist_lightning.training.precision import warn_if_bf16_is_emulated
 
 WIRING = ("classifier", "callbacks", "logger")  # config nodes that only connect the groups: not hyperparameters
 
@@ -79,6 +80,7 @@ def train(cfg: DictConfig) -> dict:
     hparams = {**flat_hparams(cfg), "data.mean": datamodule.mean, "data.std": datamodule.std}  # the values used
     logger.log_hyperparams(hparams, metrics={"hp/val_acc": float("nan"), "hp/test_acc": float("nan")})
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
+    warn_if_bf16_is_emulated(trainer)
 
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from helpers import REPO, TINY_RUN, read_json, run_module, train_run
+from mnist_lightning.training.precision import cpu_has_bf16
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,9 @@ def test_the_ablation_sweep_averages_seeds_per_variant(tmp_path):
     sweep_dir = tmp_path / "ablation"
     run_module(
         "mnist_lightning.train", "-m", "experiment=ablation", f"hydra.sweep.dir={sweep_dir}", *TINY_RUN,
-        "+ablation=plain,plain+batchnorm,sota,sota-ema", cwd=tmp_path,
+        "+ablation=plain,plain+batchnorm,sota,sota-ema",
+        "trainer.precision=32-true",  # the sweep is the subject; the sota jobs' bf16 is emulated on some CPUs, 77x slower
+        cwd=tmp_path,
     )
     rows = (sweep_dir / "by_setting.md").read_text().splitlines()[2:]
     assert [row.split(" | ")[0] for row in rows] == ["| plain", "| plain+batchnorm", "| sota", "| sota-ema"]
@@ -95,5 +98,9 @@ def test_benchmark_quick_runs_and_reports_every_row(tmp_path):
     report = read_json(tmp_path / "benchmark.json")
     assert all(row["project_images_per_s"] > 0 and row["bare_images_per_s"] > 0 for row in report["throughput"])
     assert report["time_to_98"]["quick_recipe_curve"] and report["time_to_98"]["tutorial_curve"]
-    assert 0 < report["precision"]["bf16_over_fp32_epoch_time"] and report["inference"]["batch_images_per_s"] > 0
+    assert report["inference"]["batch_images_per_s"] > 0
+    if cpu_has_bf16():
+        assert 0 < report["precision"]["bf16_over_fp32_epoch_time"]
+    else:  # emulated bf16 would take an hour here: the row says why it is missing
+        assert "no native bf16" in report["precision"]["skipped"]
     assert "| MLP training throughput" in (tmp_path / "benchmark.md").read_text()

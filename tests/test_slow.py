@@ -72,7 +72,7 @@ def test_non_editable_install_trains_offline_from_anywhere(tmp_path, cache_dir):
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(REPO)],
         check=True, capture_output=True, text=True,
     )
-    assert (target / "mnist_lightning" / "bundled_mnist" / "train-images-idx3-ubyte.gz").is_file()
+    assert (target / "mnist_lightning" / "data" / "bundled_mnist" / "train-images-idx3-ubyte.gz").is_file()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target), "MNIST_LIGHTNING_CACHE": str(tmp_path / "fresh_cache")}

@@ -22,8 +22,9 @@ def read_json(path: Path) -> dict:
 
 def run_module(module: str, *overrides: str, cwd: Path, check: bool = True):
     """Run `python -m module overrides...` in a fresh process, as a user would."""
+    quiet = ("trainer.enable_progress_bar=false",) if module in ("mnist_lightning.train", "mnist_lightning.eval") else ()
     result = subprocess.run(
-        [sys.executable, "-m", module, *overrides, "trainer.enable_progress_bar=false"],
+        [sys.executable, "-m", module, *overrides, *quiet],
         cwd=cwd, capture_output=True, text=True, timeout=900,
     )
     if check and result.returncode != 0:

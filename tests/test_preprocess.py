@@ -9,7 +9,6 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from helpers import train_in_process
 from mnist_lightning.inference.checkpoint import load_classifier
 from mnist_lightning.inference.preprocess import MAX_PIXELS, DigitImageError, preprocess, read_image
 
@@ -69,9 +68,8 @@ def test_a_digit_in_mnist_form_passes_nearly_unchanged(test_split):
 
 
 @pytest.fixture(scope="module")
-def trained_model(tmp_path_factory):
-    metrics = train_in_process(tmp_path_factory.mktemp("model") / "run", "trainer.max_epochs=3", "trainer.limit_val_batches=1")
-    return load_classifier(metrics["best_checkpoint"])
+def trained_model(trained_checkpoint):
+    return load_classifier(trained_checkpoint)
 
 
 @pytest.mark.parametrize("change", CHANGES)

@@ -1,0 +1,124 @@
+"""Classify your own pictures of digits: `python -m mnist_lightning.predict inputs=photos/ [ckpt_path=...]`.
+
+Each picture (PNG, JPEG, BMP, GIF, WebP, TIFF; any colours, dark on light or light on dark, with or without
+transparency) is put into MNIST's form by the same function the tests check (inference/preprocess.py) and
+classified. Prints a table, and writes predictions.csv and contact_sheet.png (each picture, the 28x28 image the
+model saw, its answer) in the run folder (outputs/predict/<date>/<time>/). A file that cannot be read is
+reported with its reason while the others are still classified; the exit code is then 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import sys
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, ListConfig
+
+from mnist_lightning import CONFIG_DIR
+from mnist_lightning.inference.checkpoint import load_classifier
+from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_image
+from mnist_lightning.reporting.contact_sheet import draw_contact_sheet
+
+COLUMNS = ("file", "digit", "probability", "top3", "unsure", "notes", "error")
+
+
+def find_inputs(inputs: str | list[str]) -> tuple[list[Path], list[dict]]:
+    """The files that `inputs` names (files, folders, glob patterns), and a row for each name that gives none."""
+    files, problems = [], []
+    for name in [inputs] if isinstance(inputs, str) else list(inputs):
+        path = Path(name).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            reason = f"the folder {path} holds no files"
+        elif path.is_file():
+            found = [path]
+        else:
+            found = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+            reason = f"{name} is no file or folder, and as a pattern it matches no file"
+        files += found
+        if not found:
+            problems.append({"file": name, "error": reason})
+    return files, problems
+
+
+def newest_checkpoint(search_dir: str | Path) -> Path:
+    """The newest checkpoint chosen on validation (epochNN-val_acc*.ckpt) under `search_dir`, or failing that
+    the newest last.ckpt (runs trained on all 60,000 images have no other)."""
+    root = Path(search_dir).expanduser()
+    for pattern in ("**/checkpoints/epoch*.ckpt", "**/checkpoints/last.ckpt"):
+        found = sorted(root.glob(pattern), key=lambda p: p.stat().st_mtime)
+        if found:
+            return found[-1]
+    raise FileNotFoundError(
+        f"No checkpoint under {root.resolve()}. Train one (`make train`), or pass ckpt_path=<a .ckpt file>."
+    )
+
+
+def classify(model, digits: torch.Tensor) -> torch.Tensor:
+    """[N, 10] probabilities for [N, 28, 28] images in MNIST's form."""
+    with torch.no_grad():
+        return torch.softmax(model(digits[:, None]), dim=1)
+
+
+def predict(cfg: DictConfig) -> tuple[list[dict], int]:
+    ckpt_path = Path(cfg.ckpt_path) if cfg.ckpt_path else newest_checkpoint(cfg.search_dir)
+    print(f"Model: {ckpt_path}" + ("" if cfg.ckpt_path else " (the newest under " + str(cfg.search_dir) + ")"))
+    model = load_classifier(ckpt_path)
+    files, rows = find_inputs(cfg.inputs if not isinstance(cfg.inputs, ListConfig) else list(cfg.inputs))
+    read, digits, pictures = [], [], []
+    for path in files:
+        try:
+            image, notes = read_image(path)
+            digits.append(preprocess(image))
+        except DigitImageError as err:
+            rows.append({"file": str(path), "error": str(err)})
+            continue
+        read.append({"file": str(path), "notes": "; ".join(notes)})
+        pictures.append(image.convert("RGBA"))
+    if digits:
+        probabilities = classify(model, torch.stack(digits))
+        for row, p in zip(read, probabilities):
+            top = p.topk(3)
+            best, second = float(top.values[0]), float(top.values[1])
+            row.update(digit=int(top.indices[0]), probability=round(best, 4),
+                       top3=", ".join(f"{int(i)}: {float(v):.2f}" for v, i in zip(top.values, top.indices)),
+                       unsure="unsure" if best < cfg.unsure_below or best - second < cfg.unsure_margin else "")
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    rows = read + rows  # answers first, then the files that could not be read
+    with open(run_dir / "predictions.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    if read:
+        draw_contact_sheet(pictures, torch.stack(digits), read, run_dir / "contact_sheet.png")
+    print(table(rows))
+    print(f"\n{len(read)} classified, {len(rows) - len(read)} failed. Written: {run_dir / 'predictions.csv'}"
+          + (f", {run_dir / 'contact_sheet.png'}" if read else ""))
+    return rows, len(rows) - len(read)
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| file | digit | probability | top 3 | |", "|---|---|---|---|---|"]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['file']} | | | | failed: {row['error']} |")
+        else:
+            flag = " ".join(x for x in (row["unsure"], row["notes"]) if x)
+            lines.append(f"| {row['file']} | {row['digit']} | {row['probability']:.2f} | {row['top3']} | {flag} |")
+    return "\n".join(lines)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
+def main(cfg: DictConfig) -> None:
+    _, failed = predict(cfg)
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

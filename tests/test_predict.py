@@ -1,0 +1,63 @@
+"""mnist_lightning/predict.py: your own pictures in, a table, predictions.csv and a contact sheet out; a file
+that cannot be read is reported with its reason while the rest are still classified."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+
+import pytest
+from PIL import Image
+
+from helpers import run_module
+from mnist_lightning.predict import find_inputs, newest_checkpoint
+from test_preprocess import CHANGES, picture
+
+
+def test_a_folder_of_pictures_is_classified_and_bad_files_are_named(trained_checkpoint, test_split, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    images, labels = test_split
+    for i, (name, change) in enumerate(CHANGES.items()):  # one picture per kind of change, in several formats
+        extension = ("png", "jpg", "bmp", "webp", "tiff", "gif", "png", "png")[i]
+        picture_i = change(picture(images[i]))
+        picture_i.convert("RGB" if extension == "jpg" else picture_i.mode).save(photos / f"{i}_{labels[i]}.{extension}")
+    (photos / "notes.txt").write_text("not a picture")
+    Image.new("L", (64, 64), 255).save(photos / "blank.png")
+    run_dir = tmp_path / "run"
+    result = run_module("mnist_lightning.predict", f"inputs={photos}", f"ckpt_path={trained_checkpoint}",
+                        f"hydra.run.dir={run_dir}", cwd=tmp_path, check=False)
+    assert result.returncode == 1, result.stderr  # some files failed, which the exit code says
+    assert (run_dir / "predictions.csv").is_file(), result.stderr
+    with open(run_dir / "predictions.csv") as f:
+        rows = {row["file"].rsplit("/", 1)[-1]: row for row in csv.DictReader(f)}
+    assert "no digit found" in rows["blank.png"]["error"] and "not an image" in rows["notes.txt"]["error"]
+    answers = [(name.split("_")[1].split(".")[0], row["digit"]) for name, row in rows.items() if "_" in name]
+    assert len(answers) == len(CHANGES) and sum(true == said for true, said in answers) >= len(CHANGES) - 1
+    assert all(row["top3"].count(":") == 3 for name, row in rows.items() if "_" in name)
+    assert "| file | digit | probability | top 3 |" in result.stdout and "failed: no digit found" in result.stdout
+    assert (run_dir / "contact_sheet.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_inputs_are_files_folders_and_patterns_and_empty_ones_are_reported(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "b.jpg").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    files, problems = find_inputs([str(tmp_path / "a.png"), str(tmp_path / "*.jpg"), str(tmp_path / "empty"),
+                                   str(tmp_path / "*.gif")])
+    assert [f.name for f in files] == ["a.png", "b.jpg"]
+    assert [p["error"] for p in problems] == [f"the folder {tmp_path / 'empty'} holds no files",
+                                              f"{tmp_path / '*.gif'} is no file or folder, and as a pattern it matches no file"]
+
+
+def test_without_ckpt_path_the_newest_best_checkpoint_is_taken(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make train"):
+        newest_checkpoint(tmp_path)
+    paths = [tmp_path / run / "checkpoints" / name for run, name in
+             (("old", "epoch03-val_acc0.9900.ckpt"), ("new", "epoch01-val_acc0.9800.ckpt"), ("new", "last.ckpt"))]
+    for age, path in enumerate(paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        os.utime(path, (time.time() - 100 + age, time.time() - 100 + age))
+    assert newest_checkpoint(tmp_path) == paths[1]  # a best checkpoint before any last.ckpt

@@ -124,7 +124,7 @@ def to_mnist(ink: torch.Tensor) -> torch.Tensor:
         near = F.max_pool2d(near, window, stride=1, padding=padding)
     near = near[0, 0] > 0
     background = ink[~near] if bool((~near).any()) else ink[~strokes]
-    floor = min(float(torch.quantile(background, 0.99)), threshold / 2)
+    floor = min(float(torch.quantile(background, 0.99)), threshold / 2) if background.numel() else 0.0
     full = float(torch.quantile(ink[strokes], 0.75))
     clean = ((ink - floor) / max(full - floor, 1e-6)).clamp(0, 1)
     marked = clean > 0

@@ -2,7 +2,8 @@
 
 The network is rebuilt from the checkpoint's own saved config (no pickled code), loaded with weights_only=True,
 and scored on the 10,000 official test images by the same code that scores a run at the end of training
-(inference/scoring.py). Prints the metrics and writes eval.json in its folder (outputs/eval/<date>/<time>/).
+(inference/scoring.py). Prints the metrics and writes eval.json and the pictures of the mistakes
+(confusion_matrix.png, mistakes.png, reliability.png) in its folder (outputs/eval/<date>/<time>/).
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ def evaluate(cfg: DictConfig) -> dict:
     backbone = read_checkpoint(cfg.ckpt_path)["hyper_parameters"]["backbone"]  # fails early on a bad file
     datamodule = instantiate(cfg.data)
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[])
-    results = score_checkpoint(trainer, datamodule, cfg.ckpt_path, validate=False)
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    results = score_checkpoint(trainer, datamodule, cfg.ckpt_path, validate=False, pictures_dir=out_dir)
     report = {
         **results,
         "checkpoint": str(Path(cfg.ckpt_path).resolve()),
         "model": describe(backbone),
         "provenance": provenance(),
     }
-    (Path(HydraConfig.get().runtime.output_dir) / "eval.json").write_text(json.dumps(report, indent=2))
+    (out_dir / "eval.json").write_text(json.dumps(report, indent=2))
     return report
 
 

@@ -7,6 +7,7 @@ outputs/multirun/<date>/<time>/<job>/):
   checkpoints/   the best epoch by val/acc and the last one
   .hydra/        the composed config and the overrides
   metrics.json   val and official-test metrics of the chosen checkpoint, and what produced them
+  confusion_matrix.png, mistakes.png, reliability.png   what it gets wrong on the test set (also in TensorBoard)
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def train(cfg: DictConfig) -> dict:
     train_seconds = time.perf_counter() - start
 
     checkpoint = chosen_checkpoint(trainer, run_dir)
-    results = score_checkpoint(trainer, datamodule, checkpoint, validate=cfg.data.val_size > 0)
+    results = score_checkpoint(trainer, datamodule, checkpoint, validate=cfg.data.val_size > 0, pictures_dir=run_dir)
     logger.log_metrics({"hp/val_acc": results.get("val/acc", float("nan")), "hp/test_acc": results["test/acc"]},
                        step=trainer.global_step)
     metrics = {

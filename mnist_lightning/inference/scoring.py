@@ -5,12 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from PIL import Image
 
 from mnist_lightning.inference.checkpoint import load_classifier
+from mnist_lightning.reporting.mistakes import PICTURES, mistake_pictures
 
 
-def score_checkpoint(trainer: L.Trainer, datamodule: L.LightningDataModule, path: str | Path, validate: bool) -> dict:
-    """Metrics of the network saved in `path`: validation (when `validate`), then the official test set.
+def score_checkpoint(
+    trainer: L.Trainer, datamodule: L.LightningDataModule, path: str | Path, validate: bool, pictures_dir: Path
+) -> dict:
+    """Metrics of the network saved in `path`: validation (when `validate`), then the official test set, with
+    pictures of its mistakes in `pictures_dir` (and in TensorBoard, when the trainer logs there).
 
     The network is rebuilt from the file, so the numbers are those of the weights as saved (the weight average,
     when the run kept one), whatever the trainer did before.
@@ -20,4 +28,19 @@ def score_checkpoint(trainer: L.Trainer, datamodule: L.LightningDataModule, path
     if validate:
         results.update(trainer.validate(model, datamodule=datamodule)[0])
     results.update(trainer.test(model, datamodule=datamodule)[0])
+    if trainer.is_global_zero:
+        results.update(picture_the_mistakes(model, datamodule, pictures_dir, trainer.logger))
     return results
+
+
+def picture_the_mistakes(model: L.LightningModule, datamodule, pictures_dir: Path, logger) -> dict:
+    images, labels = datamodule.test_set.images.cpu(), datamodule.test_set.labels.cpu()
+    model = model.cpu().eval()
+    with torch.no_grad():
+        probabilities = torch.cat([torch.softmax(model(batch.float().div(255)[:, None]), dim=1) for batch in images.split(1000)])
+    numbers = mistake_pictures(probabilities, labels, images, pictures_dir)
+    if isinstance(logger, TensorBoardLogger):
+        for name in PICTURES:
+            picture = np.asarray(Image.open(pictures_dir / f"{name}.png").convert("RGB"))
+            logger.experiment.add_image(f"test/{name}", picture, dataformats="HWC")
+    return numbers

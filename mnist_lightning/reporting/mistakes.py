@@ -1,0 +1,107 @@
+"""What a model gets wrong on the official test set, as pictures: the confusion matrix, the misclassified digits,
+accuracy per class, and a reliability diagram (does 90 % confidence mean 90 % right?)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+MAX_MISTAKES = 64  # the grid shows the most confident mistakes first; there are rarely more worth a look
+CALIBRATION_BINS = 15
+PICTURES = ("confusion_matrix", "mistakes", "reliability")  # each written as <name>.png
+
+
+def expected_calibration_error(probabilities: torch.Tensor, labels: torch.Tensor, bins: int = CALIBRATION_BINS) -> float:
+    """Mean gap between confidence and accuracy over equal-width confidence bins, weighted by the bin's share."""
+    confidence, predicted = probabilities.max(dim=1)
+    correct = (predicted == labels).double()
+    edges = torch.linspace(0, 1, bins + 1)
+    error = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            error += inside.double().mean() * (confidence[inside].double().mean() - correct[inside].mean()).abs()
+    return float(error)
+
+
+def mistake_pictures(probabilities: torch.Tensor, labels: torch.Tensor, images: torch.Tensor, out_dir: Path) -> dict:
+    """Writes confusion_matrix.png, mistakes.png and reliability.png into `out_dir`; returns the numbers for
+    metrics.json (per-class accuracy, expected calibration error)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    predicted = probabilities.argmax(dim=1)
+    confusion = torch.zeros(10, 10, dtype=torch.long).index_put_((labels, predicted), torch.ones_like(labels), accumulate=True)
+    per_class = {str(c): round(float(confusion[c, c] / confusion[c].sum()), 4) for c in range(10)}
+    figures = {
+        "confusion_matrix": _confusion_figure(plt, confusion),
+        "mistakes": _mistakes_figure(plt, probabilities, labels, predicted, images),
+        "reliability": _reliability_figure(plt, probabilities, labels),
+    }
+    for name, figure in figures.items():
+        figure.savefig(out_dir / f"{name}.png", dpi=100)
+        plt.close(figure)
+    return {"test/per_class_acc": per_class, "test/ece": round(expected_calibration_error(probabilities, labels), 5)}
+
+
+def _confusion_figure(plt, confusion: torch.Tensor):
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    off_diagonal = confusion.clone().fill_diagonal_(0)
+    ax.imshow(off_diagonal.numpy(), cmap="Reds")  # colour shows the mistakes; the diagonal would drown them out
+    for true in range(10):
+        for said in range(10):
+            count = int(confusion[true, said])
+            if count:
+                ax.text(said, true, str(count), ha="center", va="center", fontsize=8,
+                        color="black" if true != said else "tab:green", fontweight="bold" if true == said else None)
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"official test set: {int(off_diagonal.sum())} mistakes of {int(confusion.sum()):,}")
+    fig.tight_layout()
+    return fig
+
+
+def _mistakes_figure(plt, probabilities, labels, predicted, images):
+    wrong = (predicted != labels).nonzero().flatten()
+    wrong = wrong[probabilities[wrong].max(dim=1).values.argsort(descending=True)][:MAX_MISTAKES]
+    columns = 8
+    rows = max(1, -(-len(wrong) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.5 * columns, 1.65 * rows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index in zip(axes.flat, wrong.tolist()):
+        ax.imshow(images[index].numpy(), cmap="gray")
+        ax.set_title(f"{int(labels[index])} → {int(predicted[index])}  {float(probabilities[index].max()):.0%}", fontsize=9)
+    fig.suptitle(f"misclassified test digits, most confident first (true → predicted, probability); "
+                 f"{len(wrong)} shown", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
+
+
+def _reliability_figure(plt, probabilities, labels):
+    confidence, predicted = probabilities.max(dim=1)
+    correct = (predicted == labels).double()
+    edges = torch.linspace(0, 1, CALIBRATION_BINS + 1)
+    centres, accuracy, counts = [], [], []
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            centres.append(float(confidence[inside].mean()))
+            accuracy.append(float(correct[inside].mean()))
+            counts.append(int(inside.sum()))
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="perfectly calibrated")
+    ax.plot(centres, accuracy, marker="o", color="tab:blue", label="this model")
+    for x, y, n in zip(centres, accuracy, counts):
+        ax.annotate(f"{n:,}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xlabel("confidence (top probability), mean per bin")
+    ax.set_ylabel("accuracy in the bin")
+    ax.set_title(f"reliability; expected calibration error {expected_calibration_error(probabilities, labels):.2%}")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig

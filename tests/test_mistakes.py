@@ -1,0 +1,28 @@
+"""reporting/mistakes.py: the confusion matrix, the misclassified digits, per-class accuracy, calibration."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnist_lightning.reporting.mistakes import PICTURES, expected_calibration_error, mistake_pictures
+
+
+def test_calibration_error_is_the_gap_between_confidence_and_accuracy():
+    labels = torch.tensor([0, 0, 0, 0])
+    sure_and_right = torch.tensor([[0.9, 0.1]] * 4)
+    assert expected_calibration_error(sure_and_right, labels) == pytest.approx(0.1)  # 90 % sure, 100 % right
+    half_right = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])
+    assert expected_calibration_error(half_right, labels) == pytest.approx(0.4)  # 90 % sure, 50 % right
+
+
+def test_pictures_and_numbers_of_the_mistakes(tmp_path, test_split):
+    images, labels = test_split[0][:500], test_split[1][:500]
+    probabilities = torch.nn.functional.one_hot(labels, 10).float() * 0.9 + 0.01
+    probabilities[:10] = probabilities[:10].roll(1, dims=1)  # the first 10 predicted as the next digit
+    numbers = mistake_pictures(probabilities, labels, images, tmp_path)
+    wrong_per_class = torch.bincount(labels[:10], minlength=10)
+    total_per_class = torch.bincount(labels, minlength=10)
+    assert numbers["test/per_class_acc"] == {str(c): round(float(1 - wrong_per_class[c] / total_per_class[c]), 4) for c in range(10)}
+    assert 0 <= numbers["test/ece"] <= 1
+    assert all((tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG" for name in PICTURES)

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: train eval test test-slow benchmark tensorboard
+.PHONY: train eval predict test test-slow benchmark tensorboard
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ train: $(STAMP)  ## make train ARGS="model=cnn regularizer.dropout=0.3"
 
 eval: $(STAMP)   ## make eval ARGS="ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt"
 	$(BIN)/python -m mnist_lightning.eval $(ARGS)
+
+predict: $(STAMP)  ## make predict ARGS="inputs=photos/"
+	$(BIN)/python -m mnist_lightning.predict $(ARGS)
 
 test: $(STAMP)   ## the fast suite (a few minutes on 2 cores)
 	$(BIN)/python -m pytest $(ARGS)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_lightning.reporting.mistakes import PICTURES, expected_calibration_error, mistake_pictures
+from mnist_lightning.reporting.mistakes import PICTURES, calibration_bins, expected_calibration_error, mistake_pictures
 
 
 def test_calibration_error_is_the_gap_between_confidence_and_accuracy():
     labels = torch.tensor([0, 0, 0, 0])
     sure_and_right = torch.tensor([[0.9, 0.1]] * 4)
-    assert expected_calibration_error(sure_and_right, labels) == pytest.approx(0.1)  # 90 % sure, 100 % right
+    assert expected_calibration_error(calibration_bins(sure_and_right, labels)) == pytest.approx(0.1)  # 90 % sure, 100 % right
     half_right = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])
-    assert expected_calibration_error(half_right, labels) == pytest.approx(0.4)  # 90 % sure, 50 % right
+    assert expected_calibration_error(calibration_bins(half_right, labels)) == pytest.approx(0.4)  # 90 % sure, 50 % right
 
 
 def test_pictures_and_numbers_of_the_mistakes(tmp_path, test_split):

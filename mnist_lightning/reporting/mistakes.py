@@ -12,17 +12,23 @@ CALIBRATION_BINS = 15
 PICTURES = ("confusion_matrix", "mistakes", "reliability")  # each written as <name>.png
 
 
-def expected_calibration_error(probabilities: torch.Tensor, labels: torch.Tensor, bins: int = CALIBRATION_BINS) -> float:
-    """Mean gap between confidence and accuracy over equal-width confidence bins, weighted by the bin's share."""
+def calibration_bins(probabilities: torch.Tensor, labels: torch.Tensor, bins: int = CALIBRATION_BINS) -> list[tuple]:
+    """(mean confidence, accuracy, count) of each non-empty equal-width bin of the top probability."""
     confidence, predicted = probabilities.max(dim=1)
     correct = (predicted == labels).double()
     edges = torch.linspace(0, 1, bins + 1)
-    error = 0.0
+    found = []
     for low, high in zip(edges[:-1], edges[1:]):
         inside = (confidence > low) & (confidence <= high)
         if inside.any():
-            error += inside.double().mean() * (confidence[inside].double().mean() - correct[inside].mean()).abs()
-    return float(error)
+            found.append((float(confidence[inside].double().mean()), float(correct[inside].mean()), int(inside.sum())))
+    return found
+
+
+def expected_calibration_error(bins: list[tuple]) -> float:
+    """Mean gap between confidence and accuracy over the bins of `calibration_bins`, weighted by their counts."""
+    total = sum(count for _, _, count in bins)
+    return sum(count / total * abs(confidence - accuracy) for confidence, accuracy, count in bins)
 
 
 def mistake_pictures(probabilities: torch.Tensor, labels: torch.Tensor, images: torch.Tensor, out_dir: Path) -> dict:
@@ -36,15 +42,16 @@ def mistake_pictures(probabilities: torch.Tensor, labels: torch.Tensor, images: 
     predicted = probabilities.argmax(dim=1)
     confusion = torch.zeros(10, 10, dtype=torch.long).index_put_((labels, predicted), torch.ones_like(labels), accumulate=True)
     per_class = {str(c): round(float(confusion[c, c] / confusion[c].sum()), 4) for c in range(10)}
+    bins = calibration_bins(probabilities, labels)
     figures = {
         "confusion_matrix": _confusion_figure(plt, confusion),
         "mistakes": _mistakes_figure(plt, probabilities, labels, predicted, images),
-        "reliability": _reliability_figure(plt, probabilities, labels),
+        "reliability": _reliability_figure(plt, bins),
     }
     for name, figure in figures.items():
         figure.savefig(out_dir / f"{name}.png", dpi=100)
         plt.close(figure)
-    return {"test/per_class_acc": per_class, "test/ece": round(expected_calibration_error(probabilities, labels), 5)}
+    return {"test/per_class_acc": per_class, "test/ece": round(expected_calibration_error(bins), 5)}
 
 
 def _confusion_figure(plt, confusion: torch.Tensor):
@@ -83,17 +90,8 @@ def _mistakes_figure(plt, probabilities, labels, predicted, images):
     return fig
 
 
-def _reliability_figure(plt, probabilities, labels):
-    confidence, predicted = probabilities.max(dim=1)
-    correct = (predicted == labels).double()
-    edges = torch.linspace(0, 1, CALIBRATION_BINS + 1)
-    centres, accuracy, counts = [], [], []
-    for low, high in zip(edges[:-1], edges[1:]):
-        inside = (confidence > low) & (confidence <= high)
-        if inside.any():
-            centres.append(float(confidence[inside].mean()))
-            accuracy.append(float(correct[inside].mean()))
-            counts.append(int(inside.sum()))
+def _reliability_figure(plt, bins):
+    centres, accuracy, counts = zip(*bins)
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="perfectly calibrated")
     ax.plot(centres, accuracy, marker="o", color="tab:blue", label="this model")
@@ -101,7 +99,7 @@ def _reliability_figure(plt, probabilities, labels):
         ax.annotate(f"{n:,}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax.set_xlabel("confidence (top probability), mean per bin")
     ax.set_ylabel("accuracy in the bin")
-    ax.set_title(f"reliability; expected calibration error {expected_calibration_error(probabilities, labels):.2%}")
+    ax.set_title(f"reliability; expected calibration error {expected_calibration_error(bins):.2%}")
     ax.legend(loc="upper left")
     fig.tight_layout()
     return fig

@@ -12,22 +12,23 @@ from __future__ import annotations
 import csv
 import glob
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.inference.checkpoint import load_classifier
 from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_image
-from mnist_lightning.reporting.contact_sheet import draw_contact_sheet
+from mnist_lightning.reporting.contact_sheet import draw_contact_sheet, thumbnail
 
 COLUMNS = ("file", "digit", "probability", "top3", "unsure", "notes", "error")
 
 
-def find_inputs(inputs: str | list[str]) -> tuple[list[Path], list[dict]]:
+def find_inputs(inputs: str | Sequence[str]) -> tuple[list[Path], list[dict]]:
     """The files that `inputs` names (files, folders, glob patterns), and a row for each name that gives none."""
     files, problems = [], []
     for name in [inputs] if isinstance(inputs, str) else list(inputs):
@@ -59,17 +60,11 @@ def newest_checkpoint(search_dir: str | Path) -> Path:
     )
 
 
-def classify(model, digits: torch.Tensor) -> torch.Tensor:
-    """[N, 10] probabilities for [N, 28, 28] images in MNIST's form."""
-    with torch.no_grad():
-        return torch.softmax(model(digits[:, None]), dim=1)
-
-
 def predict(cfg: DictConfig) -> tuple[list[dict], int]:
     ckpt_path = Path(cfg.ckpt_path) if cfg.ckpt_path else newest_checkpoint(cfg.search_dir)
     print(f"Model: {ckpt_path}" + ("" if cfg.ckpt_path else " (the newest under " + str(cfg.search_dir) + ")"))
     model = load_classifier(ckpt_path)
-    files, rows = find_inputs(cfg.inputs if not isinstance(cfg.inputs, ListConfig) else list(cfg.inputs))
+    files, rows = find_inputs(cfg.inputs)
     read, digits, pictures = [], [], []
     for path in files:
         try:
@@ -79,9 +74,10 @@ def predict(cfg: DictConfig) -> tuple[list[dict], int]:
             rows.append({"file": str(path), "error": str(err)})
             continue
         read.append({"file": str(path), "notes": "; ".join(notes)})
-        pictures.append(image.convert("RGBA"))
-    if digits:
-        probabilities = classify(model, torch.stack(digits))
+        pictures.append(thumbnail(image))
+    if read:
+        digits = torch.stack(digits)
+        probabilities = model.probabilities(digits)
         for row, p in zip(read, probabilities):
             top = p.topk(3)
             best, second = float(top.values[0]), float(top.values[1])
@@ -95,7 +91,7 @@ def predict(cfg: DictConfig) -> tuple[list[dict], int]:
         writer.writeheader()
         writer.writerows(rows)
     if read:
-        draw_contact_sheet(pictures, torch.stack(digits), read, run_dir / "contact_sheet.png")
+        draw_contact_sheet(pictures, digits, read, run_dir / "contact_sheet.png")
     print(table(rows))
     print(f"\n{len(read)} classified, {len(rows) - len(read)} failed. Written: {run_dir / 'predictions.csv'}"
           + (f", {run_dir / 'contact_sheet.png'}" if read else ""))

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
-import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 
@@ -35,9 +34,7 @@ def score_checkpoint(
 
 def picture_the_mistakes(model: L.LightningModule, datamodule, pictures_dir: Path, logger) -> dict:
     images, labels = datamodule.test_set.images.cpu(), datamodule.test_set.labels.cpu()
-    model = model.cpu().eval()
-    with torch.no_grad():
-        probabilities = torch.cat([torch.softmax(model(batch.float().div(255)[:, None]), dim=1) for batch in images.split(1000)])
+    probabilities = model.cpu().eval().probabilities(images.float().div(255))
     numbers = mistake_pictures(probabilities, labels, images, pictures_dir)
     if isinstance(logger, TensorBoardLogger):
         for name in PICTURES:

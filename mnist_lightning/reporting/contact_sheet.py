@@ -12,7 +12,16 @@ PER_ROW = 4  # pictures per row; each takes two panels
 MAX_PICTURES = 100  # a sheet stays readable; predictions.csv has them all
 
 
+def thumbnail(image: Image.Image) -> Image.Image:
+    """The picture as the sheet shows it: RGBA, at most 256 pixels a side (a sheet of 40-megapixel photos
+    would otherwise hold them all in memory at full size)."""
+    small = image.convert("RGBA")
+    small.thumbnail((256, 256))
+    return small
+
+
 def draw_contact_sheet(pictures: list[Image.Image], digits: torch.Tensor, rows: list[dict], path: Path) -> None:
+    """pictures: `thumbnail`s; digits: [N, 28, 28], what the model saw; rows: predict's, with digit and probability."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed
@@ -25,10 +34,8 @@ def draw_contact_sheet(pictures: list[Image.Image], digits: torch.Tensor, rows: 
         ax.axis("off")
     for i in range(n):
         given, seen = axes[i // PER_ROW, 2 * (i % PER_ROW)], axes[i // PER_ROW, 2 * (i % PER_ROW) + 1]
-        picture = pictures[i].copy()
-        picture.thumbnail((256, 256))
-        checker = Image.new("RGBA", picture.size, (200, 200, 200, 255))  # transparency shows as grey
-        given.imshow(Image.alpha_composite(checker, picture))
+        checker = Image.new("RGBA", pictures[i].size, (200, 200, 200, 255))  # transparency shows as grey
+        given.imshow(Image.alpha_composite(checker, pictures[i]))
         given.set_title(Path(rows[i]["file"]).name[:18], fontsize=8)
         seen.imshow(digits[i].numpy(), cmap="gray", vmin=0, vmax=1)
         unsure = bool(rows[i]["unsure"])

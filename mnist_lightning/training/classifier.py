@@ -77,6 +77,11 @@ class MNISTClassifier(L.LightningModule):
         """images: pixel/255 in [0, 1], [B, 1, 28, 28]. Normalizing here keeps a checkpoint self-contained."""
         return self.backbone((images - self.hparams.mean) / self.hparams.std)
 
+    @torch.no_grad()
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, 10] class probabilities for [N, 28, 28] images (pixel/255), in batches of 1,000."""
+        return torch.cat([torch.softmax(self(batch[:, None]), dim=1) for batch in images.split(1000)])
+
     def _penalized(self) -> list[torch.Tensor]:
         return [p for p in self.backbone.parameters() if p.ndim > 1]  # weights, not biases or norm scales/shifts
 

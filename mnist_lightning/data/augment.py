@@ -72,7 +72,7 @@ class RandomDistortion:
         [-1, 1] per pixel, blurred by a Gaussian of width sigma, times alpha. Blurring is linear and separable,
         B_y @ noise @ B_x^T, and the noise is drawn per cell of floor(sigma)^2 pixels (16x fewer random numbers
         at sigma=4; blurred by a Gaussian as wide as the cell, the field keeps the original's smoothness and,
-        divided by the cell size, its size: tests/test_models.py compares both with a direct convolution).
+        divided by the cell size, its size: tests/test_augment.py compares both with a direct convolution).
         Both parts fit one product per component, L @ M @ R^T, with L = [B_y | y | 1] and R = [B_x | x | 1]:
         M holds the scaled noise in its top-left block and a, b, t in the corner. One batched product builds
         the whole grid, several times cheaper than a 25-tap convolution plus affine_grid plus an addition.

@@ -60,15 +60,12 @@ def ink_map(image: Image.Image) -> torch.Tensor:
     on a dark ground, how much brighter. Either way ink comes out as the high value, as in MNIST, and the
     background is estimated by a grey-level opening wider than any pen stroke.
     """
-    scale = min(1.0, WORK_SIDE / max(image.size))
+    shrunk = [max(1, round(side * min(1.0, WORK_SIDE / max(image.size)))) for side in (image.height, image.width)]
     if "A" in image.getbands() or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        alpha = torch.frombuffer(bytearray(rgba.getchannel("A").tobytes()), dtype=torch.uint8)
+        alpha = _pixels(image.convert("RGBA").getchannel("A"))
         if alpha.min() < 250:  # real transparency: the opaque strokes are the ink
-            return _resized(alpha.view(rgba.height, rgba.width).float() / 255, scale)
-    gray = image.convert("L")
-    pixels = torch.frombuffer(bytearray(gray.tobytes()), dtype=torch.uint8).view(gray.height, gray.width)
-    level = _resized(pixels.float() / 255, scale)
+            return _resized(alpha.float() / 255, shrunk)
+    level = _resized(_pixels(image.convert("L")).float() / 255, shrunk)
     border = torch.cat([level[0], level[-1], level[:, 0], level[:, -1]])
     if border.median() > 0.5:  # dark ink on light paper: ink is how much darker than the paper around it a pixel is
         paper = -_background(-level)  # the paper's brightness everywhere, strokes left out
@@ -76,10 +73,15 @@ def ink_map(image: Image.Image) -> torch.Tensor:
     return (level - _background(level)).clamp(min=0)  # light ink on a dark ground, as MNIST
 
 
-def _resized(image: torch.Tensor, scale: float) -> torch.Tensor:
-    if scale >= 1:
+def _pixels(channel: Image.Image) -> torch.Tensor:
+    """A one-channel picture as a [H, W] uint8 tensor."""
+    return torch.frombuffer(bytearray(channel.tobytes()), dtype=torch.uint8).view(channel.height, channel.width)
+
+
+def _resized(image: torch.Tensor, size: list[int] | tuple[int, int]) -> torch.Tensor:
+    """[H, W] resampled to `size` with antialiasing (shrinking averages, as MNIST's size normalization did)."""
+    if list(image.shape) == list(size):
         return image
-    size = [max(1, round(side * scale)) for side in image.shape]
     return F.interpolate(image[None, None], size=size, mode="bilinear", antialias=True, align_corners=False)[0, 0]
 
 
@@ -133,8 +135,7 @@ def to_mnist(ink: torch.Tensor) -> torch.Tensor:
     height, width = digit.shape
     scale = BOX / max(height, width)
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    digit = F.interpolate(digit[None, None], size=size, mode="bilinear", antialias=True, align_corners=False)[0, 0]
-    digit = digit.clamp(0, 1)
+    digit = _resized(digit, size).clamp(0, 1)
     # Centre of mass to the frame's centre (MNIST: "translating the image so as to position this point at the
     # center of the 28x28 field"; its digits' centres of mass average row 14.0, column 14.0), ink kept in frame.
     total = digit.sum().clamp(min=1e-6)

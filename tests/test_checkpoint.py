@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
+from helpers import RELEASE_0_1_0
 from mnist_lightning.inference.checkpoint import check_same_architecture, load_classifier, read_checkpoint
 from mnist_lightning.training.classifier import MNISTClassifier
-
-RELEASE_0_1_0 = Path(__file__).parent / "fixtures" / "release_0.1.0"
 
 
 def test_checkpoint_is_plain_data(tiny_run):

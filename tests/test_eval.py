@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import read_json, run_module
-from test_checkpoint import RELEASE_0_1_0
+from helpers import RELEASE_0_1_0, read_json, run_module
 
 
 def test_eval_reports_the_same_test_accuracy(tiny_run, tmp_path):

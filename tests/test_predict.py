@@ -10,9 +10,8 @@ import time
 import pytest
 from PIL import Image
 
-from helpers import run_module
+from helpers import CHANGES, picture, run_module
 from mnist_lightning.predict import find_inputs, newest_checkpoint
-from test_preprocess import CHANGES, picture
 
 
 def test_a_folder_of_pictures_is_classified_and_bad_files_are_named(trained_checkpoint, test_split, tmp_path):

@@ -3,59 +3,15 @@ model expects them; files that cannot be a digit are refused with a reason."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
-from PIL import Image, ImageFilter
+from PIL import Image
 
+from helpers import CHANGES, picture
 from mnist_lightning.inference.checkpoint import load_classifier
 from mnist_lightning.inference.preprocess import MAX_PIXELS, DigitImageError, preprocess, read_image
 
 N_DIGITS = 300
-
-
-def picture(digit: torch.Tensor) -> Image.Image:
-    return Image.fromarray(digit.numpy())
-
-
-def jpeg(image: Image.Image, quality: int = 50) -> Image.Image:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    return Image.open(io.BytesIO(buffer.getvalue()))
-
-
-def on_canvas(image: Image.Image) -> Image.Image:
-    canvas = Image.new("L", (640, 480), 0)
-    canvas.paste(image.resize((120, 120), Image.BICUBIC), (470, 300))  # small, far off-centre
-    return canvas
-
-
-def on_shaded_paper(image: Image.Image) -> Image.Image:
-    """Dark ink on paper lit from one side: the background runs from light grey to white across the sheet."""
-    ink = torch.frombuffer(bytearray(image.resize((224, 224), Image.BICUBIC).tobytes()), dtype=torch.uint8).view(224, 224)
-    paper = torch.linspace(150, 250, 224).expand(224, 224)
-    return Image.fromarray((paper * (1 - ink / 255.0) + 30 * ink / 255.0).to(torch.uint8).numpy())
-
-
-def transparent(image: Image.Image) -> Image.Image:
-    rgba = Image.new("RGBA", image.size, (20, 20, 200, 0))  # blue ink, transparent around it
-    rgba.putalpha(image)
-    return rgba
-
-
-CHANGES = {
-    "dark on light": lambda im: Image.eval(im, lambda v: 255 - v),
-    "scaled up 10x": lambda im: im.resize((280, 280), Image.BICUBIC),
-    "off-centre on a large canvas": on_canvas,
-    # 1 pixel thicker at MNIST's scale (a 5x5 maximum at 4x): a felt pen instead of MNIST's. Thicker still (+1.5
-    # pixels, a 7x7 maximum) the 3-epoch model of this test agreed on 95 %: MNIST models read stroke width.
-    "thicker strokes": lambda im: im.resize((112, 112), Image.BICUBIC).filter(ImageFilter.MaxFilter(5)),
-    "JPEG-compressed": lambda im: jpeg(im.resize((112, 112), Image.BICUBIC)),
-    "RGB": lambda im: Image.merge("RGB", (im, im, Image.eval(im, lambda v: v // 2))),
-    "RGBA on transparency": transparent,
-    "dark ink on shaded paper": on_shaded_paper,
-}
 
 
 def test_a_digit_in_mnist_form_passes_nearly_unchanged(test_split):

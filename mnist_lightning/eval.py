@@ -23,7 +23,7 @@ from mnist_lightning.reporting.provenance import provenance
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    backbone = read_checkpoint(cfg.ckpt_path)["hyper_parameters"]["backbone"]  # fails early on a bad file
+    hparams = read_checkpoint(cfg.ckpt_path)["hyper_parameters"]  # fails early on a bad file
     datamodule = instantiate(cfg.data)
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[])
     out_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -31,7 +31,8 @@ def evaluate(cfg: DictConfig) -> dict:
     report = {
         **results,
         "checkpoint": str(Path(cfg.ckpt_path).resolve()),
-        "model": describe(backbone),
+        "model": describe(hparams["backbone"]),
+        "temperature": hparams.get("temperature", 1.0),  # fitted at the end of training; 1.0: none
         "provenance": provenance(),
     }
     (out_dir / "eval.json").write_text(json.dumps(report, indent=2))

@@ -4,7 +4,7 @@ Everything a run is made of is composed in conf/ (train.yaml and its groups): th
 scores the chosen checkpoint and writes the record. It writes into the run folder (outputs/<date>/<time>/, or
 outputs/multirun/<date>/<time>/<job>/):
   tensorboard/   event files: losses, accuracies, learning rate, and the run's hyperparameters (HParams tab)
-  checkpoints/   the best epoch by val/acc and the last one
+  checkpoints/   the best epoch by val/acc (with its fitted temperature, inference/calibration.py) and the last one
   .hydra/        the composed config and the overrides
   metrics.json   val and official-test metrics of the chosen checkpoint, and what produced them
   confusion_matrix.png, mistakes.png, reliability.png   what it gets wrong on the test set (also in TensorBoard)
@@ -22,10 +22,11 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
+from mnist_lightning.inference.calibration import NOT_CALIBRATED, calibrate_checkpoint
 from mnist_lightning.inference.checkpoint import check_same_architecture, read_checkpoint
 from mnist_lightning.inference.scoring import score_checkpoint
 from mnist_lightning.reporting.provenance import provenance
@@ -62,6 +63,20 @@ def chosen_checkpoint(trainer: L.Trainer, run_dir: Path) -> str:
     return path
 
 
+def calibrate(trainer: L.Trainer, datamodule, checkpoint: str) -> dict:
+    """Fits the chosen checkpoint's temperature on the validation split and writes it into the file (rank 0;
+    the other ranks wait, then read the same file)."""
+    if not datamodule.val_size:
+        rank_zero_warn(f"Temperature not fitted: {NOT_CALIBRATED['why']}.")
+        return NOT_CALIBRATED
+    found = None
+    if trainer.is_global_zero:
+        found = calibrate_checkpoint(checkpoint, datamodule.val_set.images, datamodule.val_set.labels)
+        rank_zero_info(f"Temperature {found['temperature']:.4f} fitted on the {found['fitted_on']}: validation NLL "
+                       f"{found['val_nll_before']} -> {found['val_nll_after']}; written into {checkpoint}")
+    return trainer.strategy.broadcast(found, src=0)
+
+
 def train(cfg: DictConfig) -> dict:
     hydra_cfg = HydraConfig.get()
     check_objective(cfg, hydra_cfg.sweeper._target_ if hydra_cfg.mode == RunMode.MULTIRUN else None)
@@ -88,6 +103,7 @@ def train(cfg: DictConfig) -> dict:
     train_seconds = time.perf_counter() - start
 
     checkpoint = chosen_checkpoint(trainer, run_dir)
+    calibration = calibrate(trainer, datamodule, checkpoint)
     results = score_checkpoint(trainer, datamodule, checkpoint, validate=cfg.data.val_size > 0, pictures_dir=run_dir)
     logger.log_metrics({"hp/val_acc": results.get("val/acc", float("nan")), "hp/test_acc": results["test/acc"]},
                        step=trainer.global_step)
@@ -95,6 +111,7 @@ def train(cfg: DictConfig) -> dict:
         **results,
         "objective": {"name": cfg.objective, "value": results.get(cfg.objective)},
         "best_checkpoint": checkpoint,
+        "calibration": calibration,
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 1),
         "device": str(trainer.strategy.root_device),

@@ -71,7 +71,7 @@ def test_nan_loss_stops_with_advice():
     "kwargs, message",
     [({"weight_decay": -1e-4}, "weight_decay must be >= 0"), ({"l1": -1.0}, "l1"),
      ({"label_smoothing": 1.0}, "label_smoothing"), ({"weight_decay_mode": "both"}, "weight_decay_mode"),
-     ({"max_norm": 0.0}, "max_norm must be > 0")],
+     ({"max_norm": 0.0}, "max_norm must be > 0"), ({"temperature": 0.0}, "temperature must be > 0")],
 )
 def test_bad_regularizer_values_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

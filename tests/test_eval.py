@@ -14,6 +14,8 @@ def test_eval_reports_the_same_test_accuracy(tiny_run, tmp_path):
     report = read_json(eval_dir / "eval.json")
     assert report["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
     assert report["model"].startswith("MLP(")
+    assert report["temperature"] == metrics["calibration"]["temperature"] != 1.0  # the one fitted in training
+    assert report["test/ece"] == metrics["test/ece"] and report["test/ece_uncalibrated"] == metrics["test/ece_uncalibrated"]
     assert report["provenance"]["code"] == metrics["provenance"]["code"]  # the same code scored it
 
 

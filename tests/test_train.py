@@ -158,3 +158,6 @@ def test_val_size_zero_trains_on_all_60000_and_reports_no_objective(tmp_path):
     assert metrics["normalization"]["train_images"] == 60000 and "val/acc" not in metrics and "test/acc" in metrics
     assert metrics["best_checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")  # no validation: the last epoch
     assert metrics["objective"] == {"name": "val/acc", "value": None}  # never the test accuracy instead
+    # Nothing held out to fit a temperature on: it says so and keeps 1.0.
+    assert metrics["calibration"]["temperature"] == 1.0 and "data.val_size=0" in metrics["calibration"]["why"]
+    assert "temperature" not in metrics and "test/ece_uncalibrated" not in metrics

@@ -59,7 +59,11 @@ def describe(backbone: dict) -> str:
 
 def load_classifier(path: str | Path) -> MNISTClassifier:
     """The checkpoint's network with its saved weights (the weight average, if the run kept one), in eval mode."""
-    checkpoint = read_checkpoint(path)
+    return classifier_from(read_checkpoint(path), path)
+
+
+def classifier_from(checkpoint: dict, path: str | Path) -> MNISTClassifier:
+    """load_classifier for a checkpoint already read (by read_checkpoint) from `path`."""
     hparams = checkpoint["hyper_parameters"]
     try:
         model = MNISTClassifier(**hparams)

@@ -34,8 +34,11 @@ def score_checkpoint(
 
 def picture_the_mistakes(model: L.LightningModule, datamodule, pictures_dir: Path, logger) -> dict:
     images, labels = datamodule.test_set.images.cpu(), datamodule.test_set.labels.cpu()
-    probabilities = model.cpu().eval().probabilities(images.float().div(255))
-    numbers = mistake_pictures(probabilities, labels, images, pictures_dir)
+    model = model.cpu().eval()
+    probabilities = model.probabilities(images.float().div(255))
+    # As trained, to show what the temperature changed; the same probabilities when there is none.
+    uncalibrated = model.probabilities(images.float().div(255), calibrated=False) if model.hparams.temperature != 1 else None
+    numbers = mistake_pictures(probabilities, labels, images, pictures_dir, uncalibrated)
     if isinstance(logger, TensorBoardLogger):
         for name in PICTURES:
             picture = np.asarray(Image.open(pictures_dir / f"{name}.png").convert("RGB"))

@@ -31,9 +31,13 @@ def expected_calibration_error(bins: list[tuple]) -> float:
     return sum(count / total * abs(confidence - accuracy) for confidence, accuracy, count in bins)
 
 
-def mistake_pictures(probabilities: torch.Tensor, labels: torch.Tensor, images: torch.Tensor, out_dir: Path) -> dict:
+def mistake_pictures(
+    probabilities: torch.Tensor, labels: torch.Tensor, images: torch.Tensor, out_dir: Path,
+    uncalibrated: torch.Tensor | None = None,
+) -> dict:
     """Writes confusion_matrix.png, mistakes.png and reliability.png into `out_dir`; returns the numbers for
-    metrics.json (per-class accuracy, expected calibration error)."""
+    metrics.json (per-class accuracy, expected calibration error). `uncalibrated`: the probabilities before
+    temperature scaling, when there was one; the reliability diagram and the numbers then show both."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed
@@ -42,16 +46,21 @@ def mistake_pictures(probabilities: torch.Tensor, labels: torch.Tensor, images: 
     predicted = probabilities.argmax(dim=1)
     confusion = torch.zeros(10, 10, dtype=torch.long).index_put_((labels, predicted), torch.ones_like(labels), accumulate=True)
     per_class = {str(c): round(float(confusion[c, c] / confusion[c].sum()), 4) for c in range(10)}
-    bins = calibration_bins(probabilities, labels)
+    in_use = calibration_bins(probabilities, labels)
+    before = calibration_bins(uncalibrated, labels) if uncalibrated is not None else None
+    curves = {"as trained": before, "temperature-scaled": in_use} if before else {"this model": in_use}
     figures = {
         "confusion_matrix": _confusion_figure(plt, confusion),
         "mistakes": _mistakes_figure(plt, probabilities, labels, predicted, images),
-        "reliability": _reliability_figure(plt, bins),
+        "reliability": _reliability_figure(plt, curves),
     }
     for name, figure in figures.items():
         figure.savefig(out_dir / f"{name}.png", dpi=100)
         plt.close(figure)
-    return {"test/per_class_acc": per_class, "test/ece": round(expected_calibration_error(bins), 5)}
+    numbers = {"test/per_class_acc": per_class, "test/ece": round(expected_calibration_error(in_use), 5)}
+    if before:
+        numbers["test/ece_uncalibrated"] = round(expected_calibration_error(before), 5)
+    return numbers
 
 
 def _confusion_figure(plt, confusion: torch.Tensor):
@@ -90,16 +99,18 @@ def _mistakes_figure(plt, probabilities, labels, predicted, images):
     return fig
 
 
-def _reliability_figure(plt, bins):
-    centres, accuracy, counts = zip(*bins)
+def _reliability_figure(plt, curves: dict[str, list[tuple]]):
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="perfectly calibrated")
-    ax.plot(centres, accuracy, marker="o", color="tab:blue", label="this model")
-    for x, y, n in zip(centres, accuracy, counts):
-        ax.annotate(f"{n:,}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    for (name, bins), colour in zip(curves.items(), ("tab:orange", "tab:blue") if len(curves) > 1 else ("tab:blue",)):
+        centres, accuracy, counts = zip(*bins)
+        ax.plot(centres, accuracy, marker="o", color=colour, label=f"{name}: ECE {expected_calibration_error(bins):.2%}")
+        if colour == "tab:blue":  # image counts for the probabilities in use only: two sets would overlap
+            for x, y, n in zip(centres, accuracy, counts):
+                ax.annotate(f"{n:,}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax.set_xlabel("confidence (top probability), mean per bin")
     ax.set_ylabel("accuracy in the bin")
-    ax.set_title(f"reliability; expected calibration error {expected_calibration_error(bins):.2%}")
-    ax.legend(loc="upper left")
+    ax.set_title("reliability on the official test set\n(ECE: expected calibration error)", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig

@@ -37,6 +37,7 @@ class MNISTClassifier(L.LightningModule):
         l1: float = 0.0,
         label_smoothing: float = 0.0,
         max_norm: float | None = None,
+        temperature: float = 1.0,
     ):
         """
         backbone/optimizer/scheduler: `_target_` configs (conf/model, conf/optimizer, conf/scheduler).
@@ -48,6 +49,9 @@ class MNISTClassifier(L.LightningModule):
         label_smoothing: target probability 1-eps on the true class, eps spread over all classes.
         max_norm: after every optimizer step, each unit's incoming weights (a row of a Linear weight, an output
             channel of a Conv2d kernel) are scaled down to this L2 norm if longer (Srivastava et al. 2014).
+        temperature: `probabilities` divides the logits by it. Not set by hand: training fits it on the
+            validation split once it has chosen its checkpoint (inference/calibration.py) and writes it into the
+            file; 1.0 leaves the softmax as trained.
         """
         super().__init__()
         if weight_decay_mode not in WEIGHT_DECAY_MODES:
@@ -59,6 +63,8 @@ class MNISTClassifier(L.LightningModule):
             raise ValueError(f"regularizer.label_smoothing must be in [0, 1), got {label_smoothing}.")
         if max_norm is not None and not max_norm > 0:
             raise ValueError(f"regularizer.max_norm must be > 0 (e.g. 3.0), or null for no constraint; got {max_norm}.")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}.")
         if std <= 0:
             raise ValueError(f"std must be > 0, got {std}.")
         target = optimizer.get("_target_")
@@ -78,9 +84,14 @@ class MNISTClassifier(L.LightningModule):
         return self.backbone((images - self.hparams.mean) / self.hparams.std)
 
     @torch.no_grad()
-    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """[N, 10] class probabilities for [N, 28, 28] images (pixel/255), in batches of 1,000."""
-        return torch.cat([torch.softmax(self(batch[:, None]), dim=1) for batch in images.split(1000)])
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, 10] logits for [N, 28, 28] images (pixel/255), in batches of 1,000."""
+        return torch.cat([self(batch[:, None]).float() for batch in images.split(1000)])
+
+    def probabilities(self, images: torch.Tensor, calibrated: bool = True) -> torch.Tensor:
+        """[N, 10] class probabilities for [N, 28, 28] images: softmax(logits / temperature), or of the logits
+        as trained when not `calibrated`."""
+        return torch.softmax(self.logits(images) / (self.hparams.temperature if calibrated else 1.0), dim=1)
 
     def _penalized(self) -> list[torch.Tensor]:
         return [p for p in self.backbone.parameters() if p.ndim > 1]  # weights, not biases or norm scales/shifts

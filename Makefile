@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: train eval predict test test-slow benchmark tensorboard
+.PHONY: train eval predict export test test-slow benchmark tensorboard
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ eval: $(STAMP)   ## make eval ARGS="ckpt_path=outputs/<date>/<time>/checkpoints/
 
 predict: $(STAMP)  ## make predict ARGS="inputs=photos/"
 	$(BIN)/python -m mnist_lightning.predict $(ARGS)
+
+export: $(STAMP)   ## make export ARGS="ckpt_path=outputs/<date>/<time>/checkpoints/<best>.ckpt"
+	$(BIN)/python -m mnist_lightning.export $(ARGS)
 
 test: $(STAMP)   ## the fast suite (a few minutes on 2 cores)
 	$(BIN)/python -m pytest $(ARGS)

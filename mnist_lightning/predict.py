@@ -2,9 +2,10 @@
 
 Each picture (PNG, JPEG, BMP, GIF, WebP, TIFF; any colours, dark on light or light on dark, with or without
 transparency) is put into MNIST's form by the same function the tests check (inference/preprocess.py) and
-classified. Prints a table, and writes predictions.csv and contact_sheet.png (each picture, the 28x28 image the
-model saw, its answer) in the run folder (outputs/predict/<date>/<time>/). A file that cannot be read is
-reported with its reason while the others are still classified; the exit code is then 1.
+classified by a checkpoint, or by an .onnx file from `mnist_lightning.export` (run by onnxruntime). Prints a
+table, and writes predictions.csv and contact_sheet.png (each picture, the 28x28 image the model saw, its answer)
+in the run folder (outputs/predict/<date>/<time>/). A file that cannot be read is reported with its reason while
+the others are still classified; the exit code is then 1.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
-from mnist_lightning.inference.checkpoint import load_classifier
+from mnist_lightning.inference.checkpoint import load_classifier, newest_checkpoint
+from mnist_lightning.inference.onnx_classifier import OnnxClassifier
 from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_image
 from mnist_lightning.reporting.contact_sheet import draw_contact_sheet, thumbnail
 
@@ -47,23 +49,11 @@ def find_inputs(inputs: str | Sequence[str]) -> tuple[list[Path], list[dict]]:
     return files, problems
 
 
-def newest_checkpoint(search_dir: str | Path) -> Path:
-    """The newest checkpoint chosen on validation (epochNN-val_acc*.ckpt) under `search_dir`, or failing that
-    the newest last.ckpt (runs trained on all 60,000 images have no other)."""
-    root = Path(search_dir).expanduser()
-    for pattern in ("**/checkpoints/epoch*.ckpt", "**/checkpoints/last.ckpt"):
-        found = sorted(root.glob(pattern), key=lambda p: p.stat().st_mtime)
-        if found:
-            return found[-1]
-    raise FileNotFoundError(
-        f"No checkpoint under {root.resolve()}. Train one (`make train`), or pass ckpt_path=<a .ckpt file>."
-    )
-
-
 def predict(cfg: DictConfig) -> tuple[list[dict], int]:
     ckpt_path = Path(cfg.ckpt_path) if cfg.ckpt_path else newest_checkpoint(cfg.search_dir)
-    print(f"Model: {ckpt_path}" + ("" if cfg.ckpt_path else " (the newest under " + str(cfg.search_dir) + ")"))
-    model = load_classifier(ckpt_path)
+    print(f"Model: {ckpt_path}" + ("" if cfg.ckpt_path else f" (the newest under {cfg.search_dir})"))
+    # An exported file runs on onnxruntime alone; a checkpoint is rebuilt as the PyTorch network it holds.
+    model = OnnxClassifier(ckpt_path) if ckpt_path.suffix == ".onnx" else load_classifier(ckpt_path)
     files, rows = find_inputs(cfg.inputs)
     read, digits, pictures = [], [], []
     for path in files:

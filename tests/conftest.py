@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TINY_RUN, train_in_process, train_run
+from helpers import TINY_RUN, run_module, train_in_process, train_run
 from mnist_lightning.data.mnist_files import load_split
 
 
@@ -44,3 +44,11 @@ def trained_checkpoint(tmp_path_factory) -> Path:
     """A model worth asking (3 epochs of the default MLP, about 98 % on the test set), trained in-process once."""
     metrics = train_in_process(tmp_path_factory.mktemp("trained") / "run", "trainer.max_epochs=3", "trainer.limit_val_batches=1")
     return Path(metrics["best_checkpoint"])
+
+
+@pytest.fixture(scope="session")
+def exported_model(trained_checkpoint, tmp_path_factory) -> Path:
+    """trained_checkpoint exported from the command line: the run folder, holding model.onnx and parity.json."""
+    run_dir = tmp_path_factory.mktemp("export") / "run"
+    run_module("mnist_lightning.export", f"ckpt_path={trained_checkpoint}", f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
+    return run_dir

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 import torch
 
 from helpers import RELEASE_0_1_0
-from mnist_lightning.inference.checkpoint import check_same_architecture, load_classifier, read_checkpoint
+from mnist_lightning.inference.checkpoint import check_same_architecture, load_classifier, newest_checkpoint, read_checkpoint
 from mnist_lightning.training.classifier import MNISTClassifier
 
 
@@ -68,3 +71,15 @@ def test_a_checkpoint_of_another_architecture_is_named(tiny_run):
     cnn = MNISTClassifier(backbone={"_target_": "mnist_lightning.models.cnn.CNN"}, optimizer={"_target_": "torch.optim.AdamW"})
     with pytest.raises(ValueError, match=r"holds a MLP\(hidden_sizes=\[512, 256\].*this run builds a CNN\("):
         check_same_architecture(cnn, read_checkpoint(path), path)
+
+
+def test_without_ckpt_path_the_newest_best_checkpoint_is_taken(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make train"):
+        newest_checkpoint(tmp_path)
+    paths = [tmp_path / run / "checkpoints" / name for run, name in
+             (("old", "epoch03-val_acc0.9900.ckpt"), ("new", "epoch01-val_acc0.9800.ckpt"), ("new", "last.ckpt"))]
+    for age, path in enumerate(paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        os.utime(path, (time.time() - 100 + age, time.time() - 100 + age))
+    assert newest_checkpoint(tmp_path) == paths[1]  # a best checkpoint before any last.ckpt

@@ -4,14 +4,13 @@ that cannot be read is reported with its reason while the rest are still classif
 from __future__ import annotations
 
 import csv
-import os
-import time
 
 import pytest
+
 from PIL import Image
 
 from helpers import CHANGES, picture, run_module
-from mnist_lightning.predict import find_inputs, newest_checkpoint
+from mnist_lightning.predict import find_inputs
 
 
 def test_a_folder_of_pictures_is_classified_and_bad_files_are_named(trained_checkpoint, test_split, tmp_path):
@@ -50,13 +49,15 @@ def test_inputs_are_files_folders_and_patterns_and_empty_ones_are_reported(tmp_p
                                               f"{tmp_path / '*.gif'} is no file or folder, and as a pattern it matches no file"]
 
 
-def test_without_ckpt_path_the_newest_best_checkpoint_is_taken(tmp_path):
-    with pytest.raises(FileNotFoundError, match="make train"):
-        newest_checkpoint(tmp_path)
-    paths = [tmp_path / run / "checkpoints" / name for run, name in
-             (("old", "epoch03-val_acc0.9900.ckpt"), ("new", "epoch01-val_acc0.9800.ckpt"), ("new", "last.ckpt"))]
-    for age, path in enumerate(paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"")
-        os.utime(path, (time.time() - 100 + age, time.time() - 100 + age))
-    assert newest_checkpoint(tmp_path) == paths[1]  # a best checkpoint before any last.ckpt
+def test_an_exported_onnx_file_predicts_as_its_checkpoint_does(exported_model, trained_checkpoint, test_split, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, change in enumerate(CHANGES.values()):
+        change(picture(test_split[0][i])).save(photos / f"{i}.png")
+    answers = {}
+    for name, model in (("checkpoint", trained_checkpoint), ("onnx", exported_model / "model.onnx")):
+        run_module("mnist_lightning.predict", f"inputs={photos}", f"ckpt_path={model}", f"hydra.run.dir={tmp_path / name}", cwd=tmp_path)
+        with open(tmp_path / name / "predictions.csv") as f:
+            answers[name] = [(row["file"], row["digit"], float(row["probability"])) for row in csv.DictReader(f)]
+    assert [row[:2] for row in answers["onnx"]] == [row[:2] for row in answers["checkpoint"]]
+    assert [row[2] for row in answers["onnx"]] == pytest.approx([row[2] for row in answers["checkpoint"]], abs=1e-3)

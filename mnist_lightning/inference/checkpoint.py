@@ -86,3 +86,16 @@ def check_same_architecture(model: MNISTClassifier, checkpoint: dict, path: str 
             f"a {describe(model.hparams.backbone)}. Use the model settings the checkpoint was trained with (its "
             "run folder's .hydra/config.yaml has them), or drop ckpt_path to start fresh."
         )
+
+
+def newest_checkpoint(search_dir: str | Path) -> Path:
+    """The newest checkpoint chosen on validation (epochNN-val_acc*.ckpt) under `search_dir`, or failing that
+    the newest last.ckpt (runs trained on all 60,000 images have no other)."""
+    root = Path(search_dir).expanduser()
+    for pattern in ("**/checkpoints/epoch*.ckpt", "**/checkpoints/last.ckpt"):
+        found = sorted(root.glob(pattern), key=lambda p: p.stat().st_mtime)
+        if found:
+            return found[-1]
+    raise FileNotFoundError(
+        f"No checkpoint under {root.resolve()}. Train one (`make train`), or pass ckpt_path=<a .ckpt file>."
+    )

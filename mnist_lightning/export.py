@@ -1,0 +1,96 @@
+"""Export a trained model to ONNX: `python -m mnist_lightning.export [ckpt_path=...] [format=onnx]`.
+
+The file computes everything from pixel/255 to calibrated probabilities (inference/exporting.py), takes any batch
+size, and carries its input contract, class names, source checkpoint, test accuracy and code version as metadata.
+Before it is written, onnxruntime runs it on all 10,000 official test images and must give PyTorch's class for
+every one, with no logit further off than `tolerance`; otherwise the export fails and writes no model. The check
+is printed and written to parity.json in the run folder (outputs/export/<date>/<time>/).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import hydra
+import onnx
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from mnist_lightning import CONFIG_DIR
+from mnist_lightning.data.mnist_files import load_split
+from mnist_lightning.inference.checkpoint import classifier_from, describe, newest_checkpoint, read_checkpoint
+from mnist_lightning.inference.exporting import CLASS_NAMES, INPUT_CONTRACT, OUTPUT_CONTRACT, onnx_model, parity, with_metadata
+from mnist_lightning.inference.onnx_classifier import OnnxClassifier
+from mnist_lightning.reporting.provenance import code_version
+
+FORMATS = ("onnx",)
+
+
+class ParityError(RuntimeError):
+    """The exported file does not compute what the checkpoint does."""
+
+
+def export(cfg: DictConfig) -> dict:
+    if cfg.format not in FORMATS:
+        raise ValueError(f"format={cfg.format} is not one this exporter writes; use one of {FORMATS}.")
+    ckpt_path = Path(cfg.ckpt_path) if cfg.ckpt_path else newest_checkpoint(cfg.search_dir)
+    print(f"Model: {ckpt_path}" + ("" if cfg.ckpt_path else f" (the newest under {cfg.search_dir})"))
+    checkpoint = read_checkpoint(ckpt_path)
+    classifier = classifier_from(checkpoint, ckpt_path)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    output = Path(cfg.output).expanduser() if cfg.output else run_dir / "model.onnx"
+
+    model = onnx_model(classifier)
+    images, labels = load_split(train=False, cache_dir=cfg.data.cache_dir)
+    pixels = images.float().div(255)
+    # The PyTorch side computes exactly what the file should: logits / temperature, the classifier in eval mode.
+    reference = classifier.logits(pixels) / classifier.hparams.temperature
+    check = parity(reference, OnnxClassifier(model.SerializeToString()).logits(pixels), labels, cfg.tolerance)
+    (run_dir / "parity.json").write_text(json.dumps({"checkpoint": str(ckpt_path.resolve()), **check}, indent=2))
+    print(parity_summary(check))
+    if not check["passed"]:
+        raise ParityError(f"The exported model does not compute what {ckpt_path} does (above; parity.json in "
+                          f"{run_dir}); no model was written. Report it with parity.json and the versions of "
+                          "torch, onnx and onnxruntime.")
+    with_metadata(model, {
+        "input": INPUT_CONTRACT,
+        "outputs": OUTPUT_CONTRACT,
+        "class_names": CLASS_NAMES,
+        "model": describe(checkpoint["hyper_parameters"]["backbone"]),
+        "normalization": {"mean": classifier.hparams.mean, "std": classifier.hparams.std},
+        "temperature": classifier.hparams.temperature,
+        "source_checkpoint": str(ckpt_path.resolve()),
+        "source_checkpoint_sha256": hashlib.sha256(ckpt_path.read_bytes()).hexdigest(),
+        "test_accuracy": f"{check['test_accuracy']:.4f} on the official 10,000-image MNIST test set, measured on "
+                         "this file by onnxruntime at export",
+        "code_version": code_version(),
+    })
+    output.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(model, output)
+    print(f"Written: {output} ({output.stat().st_size / 1e6:.1f} MB)")
+    return {"output": str(output), **check}
+
+
+def parity_summary(check: dict) -> str:
+    differing = "".join(f"\n  test image {d['index']} (a {d['label']}): PyTorch says {d['pytorch']}, the export "
+                        f"{d['exported']}" for d in check["differing"])
+    return (f"Parity with PyTorch on the {check['images']:,} official test images: the same class for "
+            f"{check['same_class']:,}{differing}\nLargest logit difference {check['max_logit_difference']:.2e} "
+            f"(tolerance {check['tolerance']:.0e}); test accuracy of the exported file {check['test_accuracy']:.2%}. "
+            + ("Passed." if check["passed"] else "FAILED."))
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
+def main(cfg: DictConfig) -> None:
+    try:
+        export(cfg)
+    except ParityError as err:
+        print(err, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Running an exported .onnx file with onnxruntime alone: what predict uses when given one instead of a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import torch
+
+from mnist_lightning.inference.exporting import INPUT_NAME, OUTPUT_NAMES
+
+
+class OnnxClassifier:
+    """An ONNX file written by `mnist_lightning.export` (or its bytes), with MNISTClassifier's way of asking."""
+
+    def __init__(self, source: str | Path | bytes):
+        name = "the exported model" if isinstance(source, bytes) else str(source)
+        if not isinstance(source, bytes) and not Path(source).is_file():
+            raise FileNotFoundError(f"{name} does not exist. Pass the .onnx file that mnist_lightning.export wrote.")
+        try:
+            self.session = onnxruntime.InferenceSession(
+                source if isinstance(source, bytes) else str(source), providers=onnxruntime.get_available_providers()
+            )
+        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types for every kind of bad file
+            raise ValueError(f"{name} cannot be read as an ONNX model ({type(err).__name__}: {err}). "
+                             "It is truncated or not an ONNX file; export it again.") from err
+        inputs = {i.name: i.shape for i in self.session.get_inputs()}
+        outputs = {o.name for o in self.session.get_outputs()}
+        if list(inputs) != [INPUT_NAME] or inputs[INPUT_NAME][1:] != [1, 28, 28] or not set(OUTPUT_NAMES) <= outputs:
+            raise ValueError(f"{name} is an ONNX model, but not one mnist_lightning.export wrote: it takes {inputs} "
+                             f"and returns {sorted(outputs)}, not {INPUT_NAME} [N, 1, 28, 28] -> {list(OUTPUT_NAMES)}.")
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def _run(self, output: str, images: torch.Tensor) -> torch.Tensor:
+        batches = images.float().numpy()[:, None].astype(np.float32, copy=False)
+        results = [self.session.run([output], {INPUT_NAME: batch})[0] for batch in np.array_split(batches, max(1, len(batches) // 1000))]
+        return torch.from_numpy(np.concatenate(results))
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, 10] logits, already divided by the temperature, for [N, 28, 28] images (pixel/255)."""
+        return self._run("logits", images)
+
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, 10] class probabilities (calibrated: the temperature is inside the file) for [N, 28, 28] images."""
+        return self._run("probabilities", images)

@@ -1,0 +1,86 @@
+"""mnist_lightning/export.py and inference/exporting.py: one ONNX file that computes what the checkpoint does,
+checked on the 10,000 test images before it is written, and readable without this package's model code."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+import onnxruntime
+import pytest
+import torch
+
+from helpers import read_json, run_module
+from mnist_lightning.inference.checkpoint import load_classifier
+from mnist_lightning.inference.exporting import parity
+from mnist_lightning.inference.onnx_classifier import OnnxClassifier
+
+
+def test_the_export_matches_pytorch_on_every_test_image(exported_model, trained_checkpoint):
+    check = read_json(exported_model / "parity.json")
+    assert check["passed"] and check["images"] == check["same_class"] == 10_000 and check["differing"] == []
+    assert 0 < check["max_logit_difference"] < 1e-3
+    metrics = read_json(trained_checkpoint.parent.parent / "metrics.json")
+    assert check["test_accuracy"] == pytest.approx(metrics["test/acc"], abs=1e-4)  # the file scores as training did
+    assert (exported_model / "model.onnx").is_file()
+
+
+def test_the_file_says_what_it_takes_and_where_it_came_from(exported_model, trained_checkpoint):
+    metadata = {p.key: p.value for p in onnx.load(exported_model / "model.onnx").metadata_props}
+    assert "float32 [N, 1, 28, 28], pixel/255" in metadata["input"]
+    assert json.loads(metadata["class_names"]) == [str(d) for d in range(10)]
+    assert metadata["source_checkpoint"] == str(trained_checkpoint.resolve())
+    accuracy = read_json(exported_model / "parity.json")["test_accuracy"]
+    assert metadata["test_accuracy"].startswith(f"{accuracy:.4f} on the official 10,000-image MNIST test set")
+    assert len(json.loads(metadata["code_version"])["git_commit"]) == 40
+    assert json.loads(metadata["temperature"]) == load_classifier(trained_checkpoint).hparams.temperature
+
+
+@pytest.mark.parametrize("batch", [1, 37])
+def test_any_batch_size_and_the_temperature_inside(exported_model, trained_checkpoint, test_split, batch):
+    images = test_split[0][:batch].float() / 255
+    session = onnxruntime.InferenceSession(str(exported_model / "model.onnx"))  # plain onnxruntime, nothing of ours
+    logits, probabilities = session.run(["logits", "probabilities"], {"images": images[:, None].numpy()})
+    model = load_classifier(trained_checkpoint)
+    assert probabilities.shape == (batch, 10)
+    assert torch.allclose(torch.from_numpy(probabilities), model.probabilities(images), atol=1e-5)  # calibrated
+    assert not torch.allclose(torch.from_numpy(probabilities), model.probabilities(images, calibrated=False), atol=1e-5)
+    assert torch.allclose(torch.from_numpy(logits), model.logits(images) / model.hparams.temperature, atol=1e-4)
+
+
+def test_a_different_answer_fails_the_check_and_is_named():
+    reference = torch.eye(10).repeat(3, 1)
+    exported = reference.clone()
+    exported[4] = torch.tensor([0, 0, 0, 0, 0, 2.0, 0, 0, 0, 0])  # image 4 (a 4) now reads as a 5
+    check = parity(reference, exported, torch.arange(10).repeat(3), tolerance=1e-3)
+    assert not check["passed"] and check["same_class"] == 29
+    assert check["differing"] == [{"index": 4, "label": 4, "pytorch": 4, "exported": 5}]
+    assert not parity(reference, reference + 0.01, torch.arange(10).repeat(3), tolerance=1e-3)["passed"]
+
+
+def test_a_failed_check_writes_no_model_and_exits_non_zero(trained_checkpoint, tmp_path):
+    # Tolerance 0: float32 ONNX and PyTorch differ in the last bits, so the check must fail, as a real mismatch would.
+    run_dir = tmp_path / "run"
+    result = run_module("mnist_lightning.export", f"ckpt_path={trained_checkpoint}", "tolerance=0",
+                        f"hydra.run.dir={run_dir}", cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "no model was written" in result.stderr and "FAILED" in result.stdout
+    assert not (run_dir / "model.onnx").exists() and not read_json(run_dir / "parity.json")["passed"]
+
+
+def test_an_unknown_format_is_refused_with_the_choices(trained_checkpoint, tmp_path):
+    result = run_module("mnist_lightning.export", f"ckpt_path={trained_checkpoint}", "format=torchscript",
+                        f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, check=False)
+    assert result.returncode != 0 and "format=torchscript is not one this exporter writes; use one of ('onnx',)" in result.stderr
+
+
+def test_bad_onnx_files_are_refused_with_the_reason(exported_model, tmp_path):
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes((exported_model / "model.onnx").read_bytes()[:3000])
+    with pytest.raises(ValueError, match="cannot be read as an ONNX model"):
+        OnnxClassifier(truncated)
+    other = tmp_path / "other.onnx"
+    torch.onnx.export(torch.nn.Linear(4, 2).eval(), (torch.zeros(1, 4),), str(other), dynamo=True, input_names=["x"])
+    with pytest.raises(ValueError, match="not one mnist_lightning.export wrote"):
+        OnnxClassifier(other)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        OnnxClassifier(tmp_path / "missing.onnx")

@@ -9,7 +9,8 @@ absolute times are not comparable across runs or machines.
   time to 98%  the project's default MLP vs a faithful copy of the classic tutorial (tutorial_baseline.py)
   augment      share of a training step spent on batched affine + elastic distortion (ours, and kornia's)
   precision    bf16-mixed vs fp32 epoch time and accuracy of a large MLP (784-2048-2048-10)
-  inference    images/s in batches of 1000, and the latency of one image
+  inference    the MLP and the CNN run by PyTorch vs by onnxruntime from the exported .onnx file: a batch of 1000
+               images and one image (the latency a web page or an app sees)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+import onnxruntime
 import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
@@ -36,6 +38,7 @@ from tutorial_baseline import run_tutorial  # noqa: E402
 from mnist_lightning import CONFIG_DIR  # noqa: E402
 from mnist_lightning.data.augment import RandomDistortion  # noqa: E402
 from mnist_lightning.data.datamodule import MNISTDataModule  # noqa: E402
+from mnist_lightning.inference.exporting import onnx_model  # noqa: E402
 from mnist_lightning.reporting.provenance import cpu_model  # noqa: E402
 from mnist_lightning.training.allocator import keep_freed_memory  # noqa: E402
 from mnist_lightning.training.precision import cpu_has_bf16  # noqa: E402
@@ -47,6 +50,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # the emulation, not the project. Such a CPU runs the quick recipe in fp32 and skips the bf16 comparison.
 BF16 = cpu_has_bf16()
 QUICK_RECIPE = ("experiment=mlp_quick",) if BF16 else ("experiment=mlp_quick", "trainer.precision=32-true")
+SECTIONS = ("throughput", "time_to_98", "augment", "precision", "inference")
 NO_AUGMENT = ("regularizer.augment.rotate_deg=0", "regularizer.augment.translate=0",
               "regularizer.augment.scale=[1.0,1.0]", "regularizer.augment.elastic_alpha=0")
 
@@ -262,15 +266,30 @@ def precision_comparison(epochs: int) -> dict:
     return rows
 
 
-def inference() -> dict:
-    cfg = config("model=mlp")
-    torch.manual_seed(0)
-    model = instantiate(cfg.classifier, mean=0.1307, std=0.3081).eval()
-    batch, one = torch.rand(1000, 1, 28, 28), torch.rand(1, 1, 28, 28)
-    with torch.inference_mode():
-        batch_s = per_call(lambda: model(batch))
-        one_s = per_call(lambda: model(one), repeats=200)
-    return {"batch_images_per_s": 1000 / batch_s, "single_image_latency_ms": 1000 * one_s}
+def inference(repeats: int) -> list[dict]:
+    """The same network run by PyTorch and by onnxruntime from its exported file, alternately, on the same inputs.
+    Weights are random: speed does not depend on them. Each side computes logits only, from a ready input, on
+    the CPU with the same number of threads."""
+    rows = []
+    for name in ("mlp", "cnn"):
+        torch.manual_seed(0)
+        model = instantiate(config(f"model={name}").classifier, mean=0.1307, std=0.3081).eval()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()  # the threads PyTorch gets, for a fair race
+        session = onnxruntime.InferenceSession(onnx_model(model).SerializeToString(), options, providers=["CPUExecutionProvider"])
+        row = {"model": name}
+        for size, label in ((1000, "batch_1000"), (1, "one_image")):
+            images = torch.rand(size, 1, 28, 28)
+            as_numpy = {"images": images.numpy()}
+            times = {"torch": [], "onnxruntime": []}
+            with torch.inference_mode():
+                for _ in range(repeats):  # alternating, so that both sides see the same machine
+                    times["torch"].append(per_call(lambda: model(images), repeats=10 if size > 1 else 50))
+                    times["onnxruntime"].append(per_call(lambda: session.run(["logits"], as_numpy), repeats=10 if size > 1 else 50))
+            for side, measured in times.items():
+                row[f"{side}_{label}_ms"] = 1000 * statistics.median(measured)
+        rows.append(row)
+    return rows
 
 
 def hardware() -> str:
@@ -278,62 +297,67 @@ def hardware() -> str:
 
 
 def markdown(r: dict) -> str:
-    t = r["time_to_98"]
     lines = [
         f"Hardware: {r['hardware']}. Command: `{r['command']}`.",
         "",
         "| measurement | project | reference | ratio |",
         "| --- | --- | --- | --- |",
     ]
-    for row in r["throughput"]:
+    for row in r.get("throughput", []):
         lines.append(f"| {row['model'].upper()} training throughput, batch {row['batch_size']} (images/s) | "
                      f"{row['project_images_per_s']:,.0f} | bare PyTorch loop {row['bare_images_per_s']:,.0f} | "
                      f"{row['ratio']:.2f} of the ceiling |")
     fmt = lambda s: f"{s:.1f} s" if s is not None else "not reached"  # noqa: E731
+    t = r.get("time_to_98")
     for name, label in (("project", "default MLP recipe (40 epochs, for final accuracy)"),
                         ("quick_recipe", "`experiment=mlp_quick` (same MLP, 4 epochs, "
-                                         f"{'bf16' if BF16 else 'fp32 here'}, no augmentation)")):
+                                         f"{'bf16' if BF16 else 'fp32 here'}, no augmentation)")) if t else ():
         speedup = f"{t[name + '_speedup']:.1f}x faster" if t[name + "_speedup"] else "n/a"
         lines.append(f"| time to {t['target']:.0%} official-test accuracy, {label} | {fmt(t[name + '_seconds'])} | "
                      f"classic tutorial {fmt(t['tutorial_seconds'])} | {speedup} |")
-    a = r["augment"]
-    kornia = f"kornia {a['kornia_ms_per_batch']:.1f} ms" if a["kornia_ms_per_batch"] else "kornia not installed"
-    lines.append(f"| affine + elastic distortion, share of an MLP training step | {a['share_of_step']:.0%} "
-                 f"({a['step_ms_augmented']:.2f} vs {a['step_ms_plain']:.2f} ms/step) | {kornia} per batch of 256 vs ours "
-                 f"{a['ours_ms_per_batch']:.1f} ms | |")
-    p = r["precision"]
-    if "skipped" in p:
+    if a := r.get("augment"):
+        kornia = f"kornia {a['kornia_ms_per_batch']:.1f} ms" if a["kornia_ms_per_batch"] else "kornia not installed"
+        lines.append(f"| affine + elastic distortion, share of an MLP training step | {a['share_of_step']:.0%} "
+                     f"({a['step_ms_augmented']:.2f} vs {a['step_ms_plain']:.2f} ms/step) | {kornia} per batch of 256 "
+                     f"vs ours {a['ours_ms_per_batch']:.1f} ms | |")
+    if (p := r.get("precision")) and "skipped" in p:
         lines.append(f"| MLP 2048-2048 epoch time, bf16-mixed vs fp32 | skipped: {p['skipped']} | | |")
-    else:
+    elif p:
         lines.append(f"| MLP 2048-2048 epoch time, bf16-mixed vs fp32 | {p['bf16-mixed']['epoch_s']:.1f} s "
                      f"(test {p['bf16-mixed']['test_acc']:.2%}) | fp32 {p['32-true']['epoch_s']:.1f} s "
                      f"(test {p['32-true']['test_acc']:.2%}) | {p['bf16_over_fp32_epoch_time']:.2f} of fp32 time |")
-    i = r["inference"]
-    lines.append(f"| MLP inference | {i['batch_images_per_s']:,.0f} images/s in batches of 1000 | "
-                 f"{i['single_image_latency_ms']:.2f} ms for one image | |")
+    for i in r.get("inference", []):
+        for label, what in (("batch_1000", "a batch of 1,000"), ("one_image", "one image")):
+            ours, theirs = i[f"onnxruntime_{label}_ms"], i[f"torch_{label}_ms"]
+            lines.append(f"| {i['model'].upper()} inference, {what}, onnxruntime on the exported file | {ours:.3f} ms | "
+                         f"PyTorch {theirs:.3f} ms | {theirs / ours:.2f}x PyTorch's speed |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer batches and epochs: a few minutes in all")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="these comparisons only (results file named after them)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     keep_freed_memory()  # as the training entry point does, for both sides of every comparison
     batches = 40 if args.quick else 100  # at most the 107 steps of one epoch at batch 512
-    results = {
-        "hardware": hardware(),
-        "command": "python benchmarks/benchmark.py" + (" --quick" if args.quick else ""),
-        "throughput": [throughput("mlp", batches, pairs=2 if args.quick else 6), throughput("cnn", batches // 4, pairs=2)],
-        "time_to_98": time_to_accuracy(0.98, tutorial_max_epochs=3 if args.quick else 15),
-        "augment": augmentation_cost(batches, pairs=2 if args.quick else 5),
-        "precision": precision_comparison(epochs=1 if args.quick else 3),
-        "inference": inference(),
+    measure = {
+        "throughput": lambda: [throughput("mlp", batches, pairs=2 if args.quick else 6), throughput("cnn", batches // 4, pairs=2)],
+        "time_to_98": lambda: time_to_accuracy(0.98, tutorial_max_epochs=3 if args.quick else 15),
+        "augment": lambda: augmentation_cost(batches, pairs=2 if args.quick else 5),
+        "precision": lambda: precision_comparison(epochs=1 if args.quick else 3),
+        "inference": lambda: inference(repeats=3 if args.quick else 9),
     }
+    command = " ".join(["python benchmarks/benchmark.py", *(["--quick"] if args.quick else []),
+                        *(["--only", *args.only] if args.only else [])])
+    results = {"hardware": hardware(), "command": command}
+    results.update({name: measure[name]() for name in args.only or SECTIONS})
+    name = "benchmark" + ("-" + "-".join(args.only) if args.only else "")  # a part never overwrites the whole
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "benchmark.json").write_text(json.dumps(results, indent=2))
+    (args.out / f"{name}.json").write_text(json.dumps(results, indent=2))
     table = markdown(results)
-    (args.out / "benchmark.md").write_text(table)
+    (args.out / f"{name}.md").write_text(table)
     print(table)
 
 

@@ -98,9 +98,12 @@ def test_benchmark_quick_runs_and_reports_every_row(tmp_path):
     report = read_json(tmp_path / "benchmark.json")
     assert all(row["project_images_per_s"] > 0 and row["bare_images_per_s"] > 0 for row in report["throughput"])
     assert report["time_to_98"]["quick_recipe_curve"] and report["time_to_98"]["tutorial_curve"]
-    assert report["inference"]["batch_images_per_s"] > 0
+    assert [row["model"] for row in report["inference"]] == ["mlp", "cnn"]
+    assert all(row[f"{side}_{size}_ms"] > 0 for row in report["inference"] for side in ("torch", "onnxruntime")
+               for size in ("batch_1000", "one_image"))
     if cpu_has_bf16():
         assert 0 < report["precision"]["bf16_over_fp32_epoch_time"]
     else:  # emulated bf16 would take an hour here: the row says why it is missing
         assert "no native bf16" in report["precision"]["skipped"]
-    assert "| MLP training throughput" in (tmp_path / "benchmark.md").read_text()
+    table = (tmp_path / "benchmark.md").read_text()
+    assert "| MLP training throughput" in table and "| CNN inference, one image, onnxruntime on the exported file" in table

@@ -4,13 +4,16 @@ checked on the 10,000 test images before it is written, and readable without thi
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 
 import onnx
 import onnxruntime
 import pytest
 import torch
 
-from helpers import read_json, run_module
+from helpers import REPO, picture, read_json, run_module
 from mnist_lightning.inference.checkpoint import load_classifier
 from mnist_lightning.inference.exporting import parity
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
@@ -84,3 +87,17 @@ def test_bad_onnx_files_are_refused_with_the_reason(exported_model, tmp_path):
         OnnxClassifier(other)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         OnnxClassifier(tmp_path / "missing.onnx")
+
+
+def test_the_readmes_numpy_and_onnxruntime_lines_classify_a_digit(exported_model, test_split, tmp_path):
+    """The README's snippet, as written there, next to a model.onnx and a digit.png (an MNIST test digit)."""
+    section = (REPO / "README.md").read_text().split("## Use your model", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    shutil.copy(exported_model / "model.onnx", tmp_path / "model.onnx")
+    picture(test_split[0][0]).save(tmp_path / "digit.png")
+    result = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    digit, probability = result.stdout.split()
+    expected = OnnxClassifier(tmp_path / "model.onnx").probabilities(test_split[0][:1].float() / 255)[0]
+    assert int(digit) == int(expected.argmax()) == int(test_split[1][0])
+    assert float(probability) == pytest.approx(float(expected.max()), abs=1e-5)

@@ -3,7 +3,7 @@
 The network is rebuilt from the checkpoint's own saved config (no pickled code), loaded with weights_only=True,
 and scored on the 10,000 official test images by the same code that scores a run at the end of training
 (inference/scoring.py). Prints the metrics and writes eval.json and the pictures of the mistakes
-(confusion_matrix.png, mistakes.png, reliability.png) in its folder (outputs/eval/<date>/<time>/).
+(confusion_matrix.png, mistakes.png, per_class_accuracy.png, reliability.png) in its folder (outputs/eval/<date>/<time>/).
 """
 
 from __future__ import annotations

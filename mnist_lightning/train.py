@@ -7,7 +7,8 @@ outputs/multirun/<date>/<time>/<job>/):
   checkpoints/   the best epoch by val/acc (with its fitted temperature, inference/calibration.py) and the last one
   .hydra/        the composed config and the overrides
   metrics.json   val and official-test metrics of the chosen checkpoint, and what produced them
-  confusion_matrix.png, mistakes.png, reliability.png   what it gets wrong on the test set (also in TensorBoard)
+  confusion_matrix.png, mistakes.png, per_class_accuracy.png, reliability.png
+                 what it gets wrong on the test set (also in TensorBoard)
 """
 
 from __future__ import annotations

@@ -26,3 +26,14 @@ def test_pictures_and_numbers_of_the_mistakes(tmp_path, test_split):
     assert numbers["test/per_class_acc"] == {str(c): round(float(1 - wrong_per_class[c] / total_per_class[c]), 4) for c in range(10)}
     assert 0 <= numbers["test/ece"] <= 1
     assert all((tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG" for name in PICTURES)
+
+
+def test_with_the_probabilities_before_scaling_both_calibration_errors_are_reported(tmp_path, test_split):
+    images, labels = test_split[0][:500], test_split[1][:500]
+    logits = 4 * torch.nn.functional.one_hot(labels, 10).float()
+    logits[:50] = logits[:50].roll(1, dims=1)  # 10 % wrong, with the same confidence as the right ones
+    scaled, as_trained = torch.softmax(logits / 2, dim=1), torch.softmax(logits, dim=1)
+    numbers = mistake_pictures(scaled, labels, images, tmp_path, uncalibrated=as_trained)
+    assert numbers["test/ece"] == pytest.approx(expected_calibration_error(calibration_bins(scaled, labels)), abs=1e-5)
+    assert numbers["test/ece_uncalibrated"] == pytest.approx(expected_calibration_error(calibration_bins(as_trained, labels)), abs=1e-5)
+    assert numbers["test/ece_uncalibrated"] != numbers["test/ece"]

@@ -36,7 +36,8 @@ def test_run_writes_checkpoints_config_metrics(tiny_run):
     assert metrics["normalization"]["train_images"] == 55000
     assert metrics["objective"] == {"name": "val/acc", "value": metrics["val/acc"]}
     assert set(metrics["test/per_class_acc"]) == {str(c) for c in range(10)} and 0 <= metrics["test/ece"] <= 1
-    assert all((tiny_run / f"{name}.png").read_bytes()[:4] == b"\x89PNG" for name in ("confusion_matrix", "mistakes", "reliability"))
+    assert all((tiny_run / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+               for name in ("confusion_matrix", "mistakes", "per_class_accuracy", "reliability"))
     assert "dropout: 0.3" in (tiny_run / ".hydra" / "config.yaml").read_text()
 
 
@@ -51,7 +52,7 @@ def test_tensorboard_has_scalars_and_hparams(tiny_run):
     scalars = set(events.Tags()["scalars"])
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc", "hp/test_acc"} <= scalars
     assert any(tag.startswith("lr-AdamW") for tag in scalars), scalars
-    assert set(events.Tags()["images"]) == {"test/confusion_matrix", "test/mistakes", "test/reliability"}
+    assert set(events.Tags()["images"]) == {"test/confusion_matrix", "test/mistakes", "test/per_class_accuracy", "test/reliability"}
     assert events.Scalars("hp/test_acc")[-1].value == pytest.approx(read_json(tiny_run / "metrics.json")["test/acc"])
     session = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
     assert b"regularizer.dropout" in session and b"model.hidden_sizes" in session

@@ -9,7 +9,7 @@ import torch
 
 MAX_MISTAKES = 64  # the grid shows the most confident mistakes first; there are rarely more worth a look
 CALIBRATION_BINS = 15
-PICTURES = ("confusion_matrix", "mistakes", "reliability")  # each written as <name>.png
+PICTURES = ("confusion_matrix", "mistakes", "per_class_accuracy", "reliability")  # each written as <name>.png
 
 
 def calibration_bins(probabilities: torch.Tensor, labels: torch.Tensor, bins: int = CALIBRATION_BINS) -> list[tuple]:
@@ -35,7 +35,7 @@ def mistake_pictures(
     probabilities: torch.Tensor, labels: torch.Tensor, images: torch.Tensor, out_dir: Path,
     uncalibrated: torch.Tensor | None = None,
 ) -> dict:
-    """Writes confusion_matrix.png, mistakes.png and reliability.png into `out_dir`; returns the numbers for
+    """Writes the PICTURES into `out_dir` as <name>.png; returns the numbers for
     metrics.json (per-class accuracy, expected calibration error). `uncalibrated`: the probabilities before
     temperature scaling, when there was one; the reliability diagram and the numbers then show both."""
     import matplotlib
@@ -52,6 +52,7 @@ def mistake_pictures(
     figures = {
         "confusion_matrix": _confusion_figure(plt, confusion),
         "mistakes": _mistakes_figure(plt, probabilities, labels, predicted, images),
+        "per_class_accuracy": _per_class_figure(plt, confusion),
         "reliability": _reliability_figure(plt, curves),
     }
     for name, figure in figures.items():
@@ -96,6 +97,26 @@ def _mistakes_figure(plt, probabilities, labels, predicted, images):
     fig.suptitle(f"misclassified test digits, most confident first (true → predicted, probability); "
                  f"{len(wrong)} shown", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
+
+
+def _per_class_figure(plt, confusion: torch.Tensor):
+    right, total = confusion.diagonal(), confusion.sum(dim=1)
+    accuracy = (right / total).numpy()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    bars = ax.bar(range(10), 100 * accuracy, color=["tab:red" if a == accuracy.min() else "tab:blue" for a in accuracy])
+    for bar, wrong, n in zip(bars, (total - right).tolist(), total.tolist()):
+        ax.annotate(f"{wrong} of {n:,}\nwrong", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    textcoords="offset points", xytext=(0, 2), ha="center", fontsize=7)
+    low = 100 * float(accuracy.min())
+    bottom = max(0.0, low - (100 - low) * 0.6 - 0.1)  # zoomed in: at 99 %, full-height bars would all look alike
+    ax.set_ylim(bottom, 100 + (100 - bottom) * 0.15)  # room for the labels above the bars
+    ax.axhline(100, color="gray", linewidth=0.8, linestyle=":")
+    ax.set_xticks(range(10))
+    ax.set_xlabel("true digit")
+    ax.set_ylabel("accuracy on the test images of that digit (%)")
+    ax.set_title(f"accuracy per class on the official test set (worst: {int(accuracy.argmin())}, in red)", fontsize=10)
+    fig.tight_layout()
     return fig
 
 

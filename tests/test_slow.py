@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from helpers import REPO, TINY_RUN, read_json, run_module, train_run
+from helpers import CHANGES, REPO, TINY_RUN, picture, read_json, run_module, train_run
 from mnist_lightning.training.precision import cpu_has_bf16
 
 pytestmark = pytest.mark.slow
 
 
-def test_default_mlp_reaches_98_6_percent(tmp_path):
-    """The README's main command, unchanged: the classic MLP must clear 98.6% on the official test set."""
-    run_dir = tmp_path / "mlp"
+def test_the_readme_flow_trains_98_6_percent_then_predicts_and_exports(tmp_path, test_split):
+    """The README's main command, unchanged: the classic MLP must clear 98.6% on the official test set. Then
+    predict and export with their defaults, which find its best checkpoint under outputs/, and predict again on
+    the exported file."""
+    run_dir = tmp_path / "outputs" / "mlp"
+    run_dir.parent.mkdir()
     train_run(run_dir, "model=mlp")
     metrics = read_json(run_dir / "metrics.json")
     assert metrics["epochs"] == 40 and metrics["test/acc"] >= 0.986, metrics
+    assert metrics["calibration"]["fitted_on"] == "validation split, 5,000 images" and 0 <= metrics["test/ece"] < 0.02
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, change in enumerate(CHANGES.values()):
+        change(picture(test_split[0][i])).save(photos / f"{i}_{int(test_split[1][i])}.png")
+    result = run_module("mnist_lightning.predict", f"inputs={photos}", "hydra.run.dir=predicted", cwd=tmp_path)
+    assert Path(metrics["best_checkpoint"]).name in result.stdout.splitlines()[0]  # "Model: <the newest best>"
+    exported = run_module("mnist_lightning.export", "hydra.run.dir=exported", cwd=tmp_path)
+    assert "the same class for 10,000" in exported.stdout and "Passed." in exported.stdout
+    run_module("mnist_lightning.predict", f"inputs={photos}", "ckpt_path=exported/model.onnx", "hydra.run.dir=onnx", cwd=tmp_path)
+    answers = {}
+    for name in ("predicted", "onnx"):
+        with open(tmp_path / name / "predictions.csv") as f:
+            answers[name] = [(row["file"], row["digit"]) for row in csv.DictReader(f)]
+    assert answers["onnx"] == answers["predicted"]
+    assert sum(file.rsplit("_", 1)[1][0] == digit for file, digit in answers["onnx"]) >= len(CHANGES) - 1
 
 
 def test_cnn_learns_in_one_epoch(tmp_path):

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: train eval predict export test test-slow benchmark tensorboard
+.PHONY: train eval predict export serve test test-slow benchmark tensorboard
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ eval: $(STAMP)   ## make eval ARGS="ckpt_path=outputs/<date>/<time>/checkpoints/
 
 predict: $(STAMP)  ## make predict ARGS="inputs=photos/"
 	$(BIN)/python -m mnist_lightning.predict $(ARGS)
+
+serve: $(STAMP)    ## make serve, then open http://127.0.0.1:8000 (ARGS="ckpt_path=... port=...")
+	$(BIN)/python -m mnist_lightning.serve $(ARGS)
 
 export: $(STAMP)   ## make export ARGS="ckpt_path=outputs/<date>/<time>/checkpoints/<best>.ckpt"
 	$(BIN)/python -m mnist_lightning.export $(ARGS)

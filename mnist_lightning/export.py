@@ -23,6 +23,7 @@ from mnist_lightning import CONFIG_DIR
 from mnist_lightning.data.mnist_files import load_split
 from mnist_lightning.inference.checkpoint import classifier_from, describe, newest_checkpoint, read_checkpoint
 from mnist_lightning.inference.exporting import CLASS_NAMES, INPUT_CONTRACT, OUTPUT_CONTRACT, onnx_model, parity, with_metadata
+from mnist_lightning.inference.loading import describe_training, run_metrics
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
 from mnist_lightning.reporting.provenance import code_version
 
@@ -64,8 +65,9 @@ def export(cfg: DictConfig) -> dict:
         "temperature": classifier.hparams.temperature,
         "source_checkpoint": str(ckpt_path.resolve()),
         "source_checkpoint_sha256": hashlib.sha256(ckpt_path.read_bytes()).hexdigest(),
-        "test_accuracy": f"{check['test_accuracy']:.4f} on the official 10,000-image MNIST test set, measured on "
-                         "this file by onnxruntime at export",
+        "test_accuracy": f"{check['test_accuracy']:.4f}",
+        "test_accuracy_measured": "on the official 10,000-image MNIST test set, by onnxruntime on this file at export",
+        "training": describe_training(checkpoint["hyper_parameters"], run_metrics(ckpt_path)),
         "code_version": code_version(),
     })
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
-from mnist_lightning.inference.checkpoint import load_classifier, newest_checkpoint
-from mnist_lightning.inference.onnx_classifier import OnnxClassifier
+from mnist_lightning.inference.answer import answer
+from mnist_lightning.inference.checkpoint import newest_checkpoint
+from mnist_lightning.inference.loading import load_model
 from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_image
 from mnist_lightning.reporting.contact_sheet import draw_contact_sheet, thumbnail
 
@@ -52,8 +53,7 @@ def find_inputs(inputs: str | Sequence[str]) -> tuple[list[Path], list[dict]]:
 def predict(cfg: DictConfig) -> tuple[list[dict], int]:
     ckpt_path = Path(cfg.ckpt_path) if cfg.ckpt_path else newest_checkpoint(cfg.search_dir)
     print(f"Model: {ckpt_path}" + ("" if cfg.ckpt_path else f" (the newest under {cfg.search_dir})"))
-    # An exported file runs on onnxruntime alone; a checkpoint is rebuilt as the PyTorch network it holds.
-    model = OnnxClassifier(ckpt_path) if ckpt_path.suffix == ".onnx" else load_classifier(ckpt_path)
+    model, _ = load_model(ckpt_path)  # an .onnx file runs on onnxruntime alone
     files, rows = find_inputs(cfg.inputs)
     read, digits, pictures = [], [], []
     for path in files:
@@ -69,11 +69,10 @@ def predict(cfg: DictConfig) -> tuple[list[dict], int]:
         digits = torch.stack(digits)
         probabilities = model.probabilities(digits)
         for row, p in zip(read, probabilities):
-            top = p.topk(3)
-            best, second = float(top.values[0]), float(top.values[1])
-            row.update(digit=int(top.indices[0]), probability=round(best, 4),
-                       top3=", ".join(f"{int(i)}: {float(v):.2f}" for v, i in zip(top.values, top.indices)),
-                       unsure="unsure" if best < cfg.unsure_below or best - second < cfg.unsure_margin else "")
+            said = answer(p, cfg.unsure_below, cfg.unsure_margin)
+            row.update(digit=said["digit"], probability=round(said["probability"], 4),
+                       top3=", ".join(f"{digit}: {probability:.2f}" for digit, probability in said["top3"]),
+                       unsure="unsure" if said["unsure"] else "")
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     rows = read + rows  # answers first, then the files that could not be read
     with open(run_dir / "predictions.csv", "w", newline="") as f:

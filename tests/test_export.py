@@ -34,7 +34,8 @@ def test_the_file_says_what_it_takes_and_where_it_came_from(exported_model, trai
     assert json.loads(metadata["class_names"]) == [str(d) for d in range(10)]
     assert metadata["source_checkpoint"] == str(trained_checkpoint.resolve())
     accuracy = read_json(exported_model / "parity.json")["test_accuracy"]
-    assert metadata["test_accuracy"].startswith(f"{accuracy:.4f} on the official 10,000-image MNIST test set")
+    assert metadata["test_accuracy"] == f"{accuracy:.4f}" and "official 10,000-image" in metadata["test_accuracy_measured"]
+    assert metadata["training"].startswith("AdamW (lr 0.003), OneCycleLR schedule") and "3 epochs on 55,000 images" in metadata["training"]
     assert len(json.loads(metadata["code_version"])["git_commit"]) == 40
     assert json.loads(metadata["temperature"]) == load_classifier(trained_checkpoint).hparams.temperature
 

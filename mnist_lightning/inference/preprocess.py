@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +26,9 @@ class DigitImageError(ValueError):
     """A file that cannot become a digit image; the message names the problem and what to do."""
 
 
-def read_image(path: str | Path) -> tuple[Image.Image, list[str]]:
-    """The image in `path` (PNG, JPEG, BMP, GIF, WebP, TIFF, ...) and notes about how it was read."""
+def read_image(path: str | Path | BinaryIO) -> tuple[Image.Image, list[str]]:
+    """The image in `path` or an open binary file (PNG, JPEG, BMP, GIF, WebP, TIFF, ...) and notes about how it
+    was read."""
     notes = []
     try:
         with warnings.catch_warnings():  # Pillow only warns for images above its own pixel limit: here it fails
@@ -44,8 +46,10 @@ def read_image(path: str | Path) -> tuple[Image.Image, list[str]]:
             image.load()  # decode now, inside the guard: a truncated file fails here
     except DigitImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise DigitImageError(f"not an image this reader knows, or too large to decode ({err})") from err
+    except UnidentifiedImageError as err:  # its message names the file object, which says nothing more
+        raise DigitImageError("not an image this reader knows (PNG, JPEG, BMP, GIF, WebP, TIFF, ...)") from err
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise DigitImageError(f"too large to decode ({err})") from err
     except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data, unreadable file
         raise DigitImageError(f"cannot be read as an image ({err})") from err
     return image, notes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,22 @@ def train_in_process(run_dir: Path, *overrides: str) -> dict:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     return train(compose_train_config(*overrides, run_dir=run_dir))
+
+
+def start_server(*overrides: str, cwd: Path) -> tuple[subprocess.Popen, str, str]:
+    """`python -m mnist_lightning.serve overrides...` on a free loopback port, once it listens: the process (to
+    terminate), the page's address and what the command printed until then."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "mnist_lightning.serve", f"port={port}", *overrides], cwd=cwd,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in server.stdout:  # uvicorn says where it listens once it does; the pipe ends if the command fails
+        lines.append(line)
+        if "Uvicorn running on" in line:
+            break
+    return server, f"http://127.0.0.1:{port}", "".join(lines)
 
 
 def picture(digit: torch.Tensor) -> Image.Image:

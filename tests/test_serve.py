@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import socket
-import subprocess
-import sys
 import threading
 from importlib.resources import files
 
@@ -17,7 +14,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from helpers import CHANGES, picture, read_json
+from helpers import CHANGES, picture, read_json, start_server
 from mnist_lightning.inference.loading import load_model
 from mnist_lightning.inference.preprocess import preprocess
 from mnist_lightning.web.app import create_app
@@ -166,29 +163,13 @@ def test_the_model_runs_off_the_event_loop_so_a_slow_request_holds_up_no_other(t
         thread.join(30)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_serve_command_listens_on_loopback_and_names_its_model(trained_checkpoint, tmp_path):
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mnist_lightning.serve", f"search_dir={trained_checkpoint.parent.parent}", f"port={port}",
-         f"hydra.run.dir={tmp_path / 'serve'}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    server, url, output = start_server(f"search_dir={trained_checkpoint.parent.parent}", f"hydra.run.dir={tmp_path / 'serve'}",
+                                       cwd=tmp_path)
     try:
-        lines = []
-        for line in server.stdout:  # uvicorn says where it listens once it does
-            lines.append(line)
-            if "Uvicorn running on" in line:
-                break
-        output = "".join(lines)
-        assert f"Uvicorn running on http://127.0.0.1:{port}" in output, output
+        assert f"Uvicorn running on {url}" in output and url.startswith("http://127.0.0.1:"), output
         assert f"Model: {trained_checkpoint} (the newest under" in output
-        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200
+        assert httpx.get(f"{url}/health", timeout=30).status_code == 200
     finally:
         server.terminate()
         server.wait(30)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from helpers import CHANGES, picture
 from mnist_lightning.inference.checkpoint import load_classifier
-from mnist_lightning.inference.preprocess import MAX_PIXELS, DigitImageError, preprocess, read_image
+from mnist_lightning.inference.preprocess import MAX_PIXELS, DigitImageError, near_mask, preprocess, read_image
 
 N_DIGITS = 300
 
@@ -71,3 +71,10 @@ def test_an_animated_gif_gives_its_first_frame_and_says_so(tmp_path, test_split)
     image, notes = read_image(gif)
     assert notes == ["3 frames: the first one is used"]
     assert torch.allclose(preprocess(image), preprocess(frames[0]), atol=0.02)
+
+
+@pytest.mark.parametrize("reach", [1, 3, 18])
+def test_near_mask_is_a_square_dilation(reach):
+    mask = torch.rand(61, 47, generator=torch.Generator().manual_seed(reach)) > 0.995
+    dilated = torch.nn.functional.max_pool2d(mask[None, None].float(), 2 * reach + 1, stride=1, padding=reach)[0, 0] > 0
+    assert torch.equal(near_mask(mask, reach), dilated) and mask.any()

@@ -114,6 +114,7 @@ def test_health_the_model_card_and_the_api_description(served, trained_checkpoin
     assert card["architecture"].startswith("MLP(hidden_sizes=[512, 256]") and card["runtime"] == "PyTorch"
     assert card["parameters"] == sum(p.numel() for p in model.parameters()) and card["test_accuracy"] == metrics["test/acc"]
     assert card["temperature"] == metrics["calibration"]["temperature"] and "3 epochs on 55,000 images" in card["training"]
+    assert "augmented (rotate_deg 10.0, translate 0.1" in card["training"]  # read from the run's own config
     assert card["file"] == trained_checkpoint.name  # the name, not the folders it sits in
     api = client.get("/openapi.json").json()
     assert {"/predict", "/model", "/health"} <= set(api["paths"])

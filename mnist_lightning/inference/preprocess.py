@@ -100,6 +100,24 @@ def _background(ink: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=ink.shape, mode="bilinear", align_corners=False)[0, 0]
 
 
+def near_mask(mask: torch.Tensor, reach: int) -> torch.Tensor:
+    """[H, W] bool: within `reach` pixels (a square window) of a True pixel of `mask`. Counts in the window from
+    cumulative sums, one pass per axis, so the cost does not grow with `reach` as a max-pool's does (on a 256-pixel
+    picture, whose window is 37 pixels wide: about 1 ms here against 6 ms)."""
+    counts = mask.int()
+    for dim in (0, 1):
+        size = counts.shape[dim]
+        running = counts.cumsum(dim, dtype=torch.int32)
+        # running, with `reach` + 1 zeros before it and `reach` copies of its total after: window sums are then
+        # the difference of two slices.
+        before = list(running.shape)
+        before[dim] = reach + 1
+        after = running.narrow(dim, size - 1, 1).repeat_interleave(reach, dim)
+        padded = torch.cat([running.new_zeros(before), running, after], dim)
+        counts = padded.narrow(dim, 2 * reach + 1, size) - padded.narrow(dim, 0, size)
+    return counts > 0
+
+
 def otsu_threshold(values: torch.Tensor) -> float:
     """The threshold that best splits `values` (in [0, 1]) into two classes (Otsu, 1979), from a 256-bin histogram."""
     counts = torch.histc(values.flatten(), bins=256, min=0.0, max=1.0).double()
@@ -124,11 +142,7 @@ def to_mnist(ink: torch.Tensor) -> torch.Tensor:
     # Rescale so that the background's noise is 0 and typical stroke ink is 1, as in MNIST, keeping the anti-aliased
     # edges in between. The noise level is read away from the strokes (their soft edges are not noise): on a clean
     # picture, MNIST itself, it is 0 and nothing changes; on paper it removes grain, smudges and leftover shading.
-    reach = max(1, min(ink.shape) // 14)
-    near = strokes[None, None].float()
-    for window, padding in (((1, 2 * reach + 1), (0, reach)), ((2 * reach + 1, 1), (reach, 0))):  # separable: fast
-        near = F.max_pool2d(near, window, stride=1, padding=padding)
-    near = near[0, 0] > 0
+    near = near_mask(strokes, reach=max(1, min(ink.shape) // 14))
     background = ink[~near] if bool((~near).any()) else ink[~strokes]
     floor = min(float(torch.quantile(background, 0.99)), threshold / 2) if background.numel() else 0.0
     full = float(torch.quantile(ink[strokes], 0.75))

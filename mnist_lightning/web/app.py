@@ -34,11 +34,11 @@ from mnist_lightning.inference.preprocess import DigitImageError, preprocess, re
 log = logging.getLogger(__name__)
 ASSET_TYPES = {"app.js": "text/javascript", "style.css": "text/css"}
 # The page may load its own scripts and styles and nothing else: the offline promise, enforced by the browser.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
 
 
 class Prediction(BaseModel):
@@ -83,6 +83,21 @@ class BodyLimit:
         await self.app(scope, counted_receive, send)
 
 
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response (pure ASGI: Starlette's BaseHTTPMiddleware costs more per request)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
 def create_app(model, card: dict, max_upload_bytes: int = 10_000_000, unsure_below: float = 0.8,
                unsure_margin: float = 0.2) -> FastAPI:
     """The web app around `model` (anything with `probabilities([N, 28, 28]) -> [N, 10]`) and its `card`."""
@@ -95,12 +110,7 @@ def create_app(model, card: dict, max_upload_bytes: int = 10_000_000, unsure_bel
         docs_url=None, redoc_url=None,  # their pages load scripts from a CDN, which an offline machine cannot reach
     )
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes)
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        return response
+    app.add_middleware(SecurityHeaders)  # outermost: the 413 that BodyLimit sends gets the headers too
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, err: RequestValidationError):

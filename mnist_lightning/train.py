@@ -117,6 +117,7 @@ def train(cfg: DictConfig) -> dict:
         "train_seconds": round(train_seconds, 1),
         "device": str(trainer.strategy.root_device),
         "normalization": {"mean": datamodule.mean, "std": datamodule.std, "train_images": len(datamodule.train_set)},
+        "regularizer": OmegaConf.to_container(cfg.regularizer, resolve=True),  # what a model card says of training
         "overrides": list(hydra_cfg.overrides.task),
         "provenance": provenance(),
     }

@@ -8,7 +8,6 @@ import math
 from pathlib import Path
 
 import onnx
-from omegaconf import OmegaConf
 
 from mnist_lightning.inference.checkpoint import classifier_from, describe, read_checkpoint
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
@@ -48,19 +47,13 @@ def load_model(path: str | Path) -> tuple[MNISTClassifier | OnnxClassifier, dict
 
 
 def run_metrics(checkpoint: Path) -> dict:
-    """metrics.json of the run that chose this checkpoint (<run>/checkpoints/<file> -> <run>/metrics.json), with
-    the run's regularizer settings (from <run>/.hydra/config.yaml) under "regularizer"; {} when the checkpoint was
-    not the run's scored one (last.ckpt of a run with validation, a copied file)."""
-    run_dir = checkpoint.resolve().parent.parent
-    if not (run_dir / "metrics.json").is_file():
+    """metrics.json of the run that chose this checkpoint (<run>/checkpoints/<file> -> <run>/metrics.json), or {}
+    when the checkpoint was not the run's scored one (last.ckpt of a run with validation, a copied file)."""
+    metrics_file = checkpoint.resolve().parent.parent / "metrics.json"
+    if not metrics_file.is_file():
         return {}
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    if Path(metrics.get("best_checkpoint", "")).name != checkpoint.name:
-        return {}
-    config = run_dir / ".hydra" / "config.yaml"
-    if config.is_file():
-        metrics["regularizer"] = OmegaConf.to_container(OmegaConf.load(config).get("regularizer", {}), resolve=False)
-    return metrics
+    metrics = json.loads(metrics_file.read_text())
+    return metrics if Path(metrics.get("best_checkpoint", "")).name == checkpoint.name else {}
 
 
 def describe_training(hparams: dict, run: dict) -> str:

@@ -14,6 +14,7 @@ outputs/multirun/<date>/<time>/<job>/):
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -31,10 +32,12 @@ from mnist_lightning.inference.calibration import NOT_CALIBRATED, calibrate_chec
 from mnist_lightning.inference.checkpoint import check_same_architecture, read_checkpoint
 from mnist_lightning.inference.scoring import score_checkpoint
 from mnist_lightning.reporting.provenance import provenance
+from mnist_lightning.reporting.sweep_summary import record_failure
 from mnist_lightning.training.allocator import keep_freed_memory
 from mnist_lightning.training.objective import check_objective
 from mnist_lightning.training.precision import warn_if_bf16_is_emulated
 
+log = logging.getLogger(__name__)
 WIRING = ("classifier", "callbacks", "logger")  # config nodes that only connect the groups: not hyperparameters
 
 
@@ -129,7 +132,16 @@ def train(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     keep_freed_memory()
-    metrics = train(cfg)
+    try:
+        metrics = train(cfg)
+    except Exception as err:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            raise
+        # One bad grid point must not end the sweep: the job's folder keeps the error, the summary lists it,
+        # and the multirun exits non-zero once every job has run (reporting/sweep_summary.py).
+        record_failure(Path(HydraConfig.get().runtime.output_dir), err)
+        log.exception("This job failed; the sweep goes on")
+        return None
     rank_zero_info(json.dumps({k: v for k, v in metrics.items() if "/" in k}, indent=2))
     # What a sweeper compares: the objective (val/acc by default), never test accuracy; None without it.
     return metrics["objective"]["value"]

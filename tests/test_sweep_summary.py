@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mnist_lightning.reporting.sweep_summary import write_summary
+from mnist_lightning.reporting.sweep_summary import record_failure, write_summary
 
 
 def write_job(sweep_dir, job: int, overrides: list[str], val: float, test: float) -> None:
@@ -23,7 +23,7 @@ def test_seeded_settings_are_averaged_labelled_and_plotted(tmp_path):
     ]
     for job, (overrides, val, test) in enumerate(jobs):
         write_job(tmp_path, job, overrides, val, test)
-    table = write_summary(tmp_path)
+    table, _ = write_summary(tmp_path)
     rows = (tmp_path / "by_setting.md").read_text().splitlines()[2:]
     assert rows == [
         "| plain | 2 | 98.10 ± 0.14 | 98.00 ± 0.14 | 10 |",
@@ -41,9 +41,19 @@ def test_a_sweep_without_repeated_settings_has_no_averages(tmp_path):
     assert (tmp_path / "summary.csv").is_file() and not (tmp_path / "by_setting.md").exists()
 
 
-def test_a_failed_job_is_shown_not_dropped(tmp_path):
+def test_a_failed_job_is_shown_with_the_first_line_of_its_error(tmp_path):
     write_job(tmp_path, 0, ["seed=0"], 0.99, 0.99)
-    (tmp_path / "1").mkdir()
-    table = write_summary(tmp_path)
-    assert "(no metrics.json: the job failed)" in table
+    (tmp_path / "1" / ".hydra").mkdir(parents=True)
+    (tmp_path / "1" / ".hydra" / "overrides.yaml").write_text("- regularizer.dropout=1.5\n")
+    try:
+        raise ValueError("regularizer.dropout must be in [0, 1), got 1.5.")
+    except ValueError as err:
+        record_failure(tmp_path / "1", err)
+    (tmp_path / "2").mkdir()  # killed before it wrote anything
+    table, rows = write_summary(tmp_path)
+    assert [row["status"] for row in rows] == [
+        "ok", "failed: ValueError: regularizer.dropout must be in [0, 1), got 1.5.",
+        "failed: no metrics.json (killed, or still running)"]
+    assert rows[1]["overrides"] == "regularizer.dropout=1.5" and "failed: ValueError" in table
+    assert "Traceback" in (tmp_path / "1" / "error.txt").read_text()  # the whole story stays in the job's folder
 

@@ -162,3 +162,16 @@ def test_val_size_zero_trains_on_all_60000_and_reports_no_objective(tmp_path):
     # Nothing held out to fit a temperature on: it says so and keeps 1.0.
     assert metrics["calibration"]["temperature"] == 1.0 and "data.val_size=0" in metrics["calibration"]["why"]
     assert "temperature" not in metrics and "test/ece_uncalibrated" not in metrics
+
+
+def test_a_sweep_with_a_bad_point_runs_every_job_summarizes_them_and_exits_non_zero(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result = run_module("mnist_lightning.train", "-m", f"hydra.sweep.dir={sweep_dir}", "trainer=debug",
+                        "regularizer.dropout=1.5,0.1", cwd=tmp_path, check=False)
+    assert result.returncode == 1, result.stderr[-2000:]
+    with open(sweep_dir / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["overrides"].split()[1] for row in rows] == ["regularizer.dropout=1.5", "regularizer.dropout=0.1"]
+    assert rows[0]["status"].startswith("failed: ValueError: regularizer.dropout must be in [0, 1)")
+    assert rows[1]["status"] == "ok" and float(rows[1]["test_acc"]) >= 0  # the job after the bad one still ran
+    assert "1 job(s) failed" in result.stderr and (sweep_dir / "0" / "error.txt").is_file()

@@ -10,12 +10,29 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+import sys
+import traceback
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-COLUMNS = ("job", "overrides", "val_acc", "test_acc", "epochs", "train_seconds")
+COLUMNS = ("job", "status", "overrides", "val_acc", "test_acc", "epochs", "train_seconds")
+FAILURE_FILE = "error.txt"  # what a failed job leaves in its folder (record_failure)
+
+
+def record_failure(job_dir: Path, err: BaseException) -> None:
+    """Writes the error that ended a sweep's job into its folder: first the root cause in one line (Hydra wraps a
+    constructor's ValueError in an InstantiationException that says less), then the whole traceback."""
+    cause = err
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    (job_dir / FAILURE_FILE).write_text(f"{type(cause).__name__}: {cause}\n\n{''.join(traceback.format_exception(err))}")
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 SETTING_COLUMNS = ("setting", "seeds", "val_acc", "test_acc", "train_seconds")
 
 
@@ -23,15 +40,20 @@ def collect_rows(sweep_dir: Path) -> list[dict]:
     rows = []
     job_dirs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
     for job_dir in job_dirs:
+        overrides_file = job_dir / ".hydra" / "overrides.yaml"
+        overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.is_file() else ""
         metrics_file = job_dir / "metrics.json"
-        if not metrics_file.is_file():  # a job that failed: show it rather than drop it
-            rows.append({"job": job_dir.name, "overrides": "(no metrics.json: the job failed)"})
+        if not metrics_file.is_file():  # a job that failed: show it, with why, rather than drop it
+            failure = job_dir / FAILURE_FILE
+            why = first_line(failure.read_text()) if failure.is_file() else "no metrics.json (killed, or still running)"
+            rows.append({"job": job_dir.name, "status": f"failed: {why}", "overrides": overrides})
             continue
         metrics = json.loads(metrics_file.read_text())
         val = metrics.get("val/acc")
         rows.append({
             "job": job_dir.name,
-            "overrides": " ".join(metrics["overrides"]),
+            "status": "ok",
+            "overrides": overrides or " ".join(metrics["overrides"]),
             "val_acc": f"{val:.4f}" if val is not None else "",
             "test_acc": f"{metrics['test/acc']:.4f}",
             "epochs": metrics["epochs"],
@@ -103,7 +125,8 @@ def plot(settings: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_summary(sweep_dir: Path) -> str:
+def write_summary(sweep_dir: Path) -> tuple[str, list[dict]]:
+    """Writes summary.{csv,md} (and by_setting.* for seeded settings); returns the printed table and the rows."""
     rows = collect_rows(sweep_dir)
     write_csv(sweep_dir / "summary.csv", COLUMNS, rows)
     table = markdown(COLUMNS, rows)
@@ -115,12 +138,17 @@ def write_summary(sweep_dir: Path) -> str:
         (sweep_dir / "by_setting.md").write_text(averaged)
         plot(settings, sweep_dir / "by_setting.png")
         table += "\nMean ± std over seeds, per setting (also by_setting.png):\n\n" + averaged
-    return table
+    return table, rows
 
 
 class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        table = write_summary(sweep_dir)
+        table, rows = write_summary(sweep_dir)
         print(f"\nSweep summary (choose on val_acc; test_acc is the official test set), also in {sweep_dir}/summary.md:\n")
         print(table)
+        failed = [row for row in rows if row["status"] != "ok"]
+        if failed:  # every job ran and is summarized; the exit code still says that some did not succeed
+            print(f"{len(failed)} job(s) failed (their folders hold {FAILURE_FILE}): " +
+                  ", ".join(f"job {row['job']}" for row in failed), file=sys.stderr)
+            sys.exit(1)

@@ -18,7 +18,8 @@ def test_every_config_group_ships_in_the_wheel():
     """A config folder missing from pyproject.toml works in a checkout and is absent after `pip install .`."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     setuptools = tomllib.loads((Path(CONFIG_DIR).parent / "pyproject.toml").read_text())["tool"]["setuptools"]
-    groups = {f"mnist_lightning.conf.{path.name}" for path in Path(CONFIG_DIR).iterdir() if path.is_dir()}
+    groups = {"mnist_lightning.conf." + ".".join(path.relative_to(CONFIG_DIR).parts)  # nested ones too (hydra/launcher)
+              for path in Path(CONFIG_DIR).rglob("*") if path.is_dir() and any(path.glob("*.yaml"))}
     assert groups - set(setuptools["packages"]) == set()
     assert groups - set(setuptools["package-data"]) == set()
 

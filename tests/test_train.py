@@ -164,10 +164,11 @@ def test_val_size_zero_trains_on_all_60000_and_reports_no_objective(tmp_path):
     assert "temperature" not in metrics and "test/ece_uncalibrated" not in metrics
 
 
-def test_a_sweep_with_a_bad_point_runs_every_job_summarizes_them_and_exits_non_zero(tmp_path):
+@pytest.mark.parametrize("launcher", ["basic", "submitit_local"])  # submitit_local: jobs as SLURM would run them
+def test_a_sweep_with_a_bad_point_runs_every_job_summarizes_them_and_exits_non_zero(tmp_path, launcher):
     sweep_dir = tmp_path / "sweep"
-    result = run_module("mnist_lightning.train", "-m", f"hydra.sweep.dir={sweep_dir}", "trainer=debug",
-                        "regularizer.dropout=1.5,0.1", cwd=tmp_path, check=False)
+    result = run_module("mnist_lightning.train", "-m", f"hydra/launcher={launcher}", f"hydra.sweep.dir={sweep_dir}",
+                        "trainer=debug", "regularizer.dropout=1.5,0.1", cwd=tmp_path, check=False)
     assert result.returncode == 1, result.stderr[-2000:]
     with open(sweep_dir / "summary.csv") as f:
         rows = list(csv.DictReader(f))

@@ -14,6 +14,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from mnist_lightning.data.augment import RandomDistortion
@@ -133,10 +134,17 @@ class MNISTDataModule(L.LightningDataModule):
         )
 
     def _loader(self, dataset: InMemoryDataset, train: bool) -> DataLoader:
+        world = self.trainer.world_size if self.trainer is not None else 1
+        # Under DDP, Lightning would give validation and test a DistributedSampler, which pads the images to a
+        # multiple of the number of processes by repeating some: 10,000 test images on 3 processes would be scored
+        # as 10,002. This sampler splits them without repeats; torchmetrics sums the counts across processes.
+        sampler = None if train or world == 1 else UnrepeatedDistributedSampler(
+            dataset, num_replicas=world, rank=self.trainer.global_rank, shuffle=False)
         return DataLoader(
             dataset,
             batch_size=self.batch_size if train else self.eval_batch_size,
             shuffle=train,
+            sampler=sampler,
             drop_last=train,  # equal-sized steps; a 2-image last batch would also make BatchNorm's statistics noisy
             collate_fn=keep_batch,
         )

@@ -13,29 +13,43 @@ import csv
 import logging
 from pathlib import Path
 
-import optuna
+from hydra.utils import instantiate
 from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
+
+# optuna itself (with scipy and SQLAlchemy: ~2.5 s) is imported inside the methods: train.py registers this class
+# at every start, and only a search should pay for it.
 
 log = logging.getLogger(__name__)
 
 
 class ResumingOptunaSweeper(OptunaSweeper):
     def sweep(self, arguments: list[str]) -> None:
+        import optuna
+
         search = self.sweeper  # the plugin's implementation: its settings and the launcher
         Path(search.config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)  # SQLite needs the folder
         requested = search.n_trials
         study = self._study(search)
         if study is not None:
+            for trial in study.trials:  # trials of a run that was killed: they will never report
+                if trial.state == optuna.trial.TrialState.RUNNING:
+                    study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
             finished = sum(trial.state == optuna.trial.TrialState.COMPLETE for trial in study.trials)
             search.n_trials = max(0, requested - finished)
             search.job_idx = len(study.trials)  # new trials get new folders, after those of the earlier run(s)
+            # A sampler seeded as before would propose the earlier run's points again: shift its seed.
+            sampler = search.config.hydra.sweeper.sampler
+            if sampler.get("seed") is not None:
+                search.sampler = instantiate(sampler, seed=sampler.seed + len(study.trials))
             log.info(f"Resuming study {study.study_name}: {finished} of {requested} trials finished, "
                      f"{search.n_trials} to go")
         super().sweep(arguments)
         report(self._study(search), Path(search.config.hydra.sweep.dir))
 
     @staticmethod
-    def _study(search) -> optuna.Study | None:
+    def _study(search):
+        import optuna
+
         if not search.storage or not search.study_name:
             return None
         try:
@@ -44,8 +58,10 @@ class ResumingOptunaSweeper(OptunaSweeper):
             return None
 
 
-def report(study: optuna.Study | None, sweep_dir: Path) -> None:
-    """trials.csv, trials.md and optimization_history.png for the study, in `sweep_dir`."""
+def report(study, sweep_dir: Path) -> None:
+    """trials.csv, trials.md and optimization_history.png for the optuna study (or None), in `sweep_dir`."""
+    import optuna
+
     if study is None:
         return
     names = sorted({name for trial in study.trials for name in trial.params})

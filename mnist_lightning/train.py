@@ -22,6 +22,8 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.plugins import Plugins
+from hydra_plugins.mnist_lightning.search import ResumingOptunaSweeper
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
@@ -38,6 +40,8 @@ from mnist_lightning.training.objective import check_objective
 from mnist_lightning.training.precision import warn_if_bf16_is_emulated
 
 log = logging.getLogger(__name__)
+# Hydra finds sweepers by scanning the hydra_plugins namespace, which misses this package in an editable install.
+Plugins.instance().register(ResumingOptunaSweeper)
 WIRING = ("classifier", "callbacks", "logger")  # config nodes that only connect the groups: not hyperparameters
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lightning as L
@@ -142,3 +144,28 @@ def test_benchmark_quick_runs_and_reports_every_row(tmp_path):
         assert "no native bf16" in report["precision"]["skipped"]
     table = (tmp_path / "benchmark.md").read_text()
     assert "| MLP training throughput" in table and "| CNN inference, one image, onnxruntime on the exported file" in table
+
+
+def test_an_optuna_search_killed_half_way_resumes_to_the_requested_number_of_trials(tmp_path):
+    command = [sys.executable, "-m", "mnist_lightning.train", "-m", "hparams_search=mlp_optuna", "hydra.sweeper.n_trials=3",
+               "trainer.max_epochs=1", "trainer.limit_train_batches=10", "trainer.limit_val_batches=2",
+               "trainer.enable_progress_bar=false"]
+    search_dir = tmp_path / "outputs" / "search" / "mlp_optuna"
+    first = subprocess.Popen(command, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not (search_dir / "0" / "metrics.json").is_file():  # one trial finished: kill the search in its second
+        assert first.poll() is None and time.monotonic() < deadline, "the search ended before it could be killed"
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    resumed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming study mlp_optuna: 1 of 3 trials finished, 2 to go" in resumed.stdout + resumed.stderr
+    with open(search_dir / "trials.csv") as f:
+        trials = list(csv.DictReader(f))
+    assert [t["state"] for t in trials].count("complete") == 3  # the requested number, counting the first run's
+    assert {t["state"] for t in trials} <= {"complete", "fail"}  # the killed trial is closed, not left running
+    points = [tuple(v for k, v in t.items() if "." in k) for t in trials if t["state"] == "complete"]
+    assert len(set(points)) == 3  # the resumed sampler does not propose the first run's points again
+    assert (search_dir / "optimization_history.png").read_bytes()[:4] == b"\x89PNG"
+    assert (search_dir / "optuna.db").is_file() and "best_value" in (search_dir / "optimization_results.yaml").read_text()

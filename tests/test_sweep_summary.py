@@ -53,7 +53,7 @@ def test_a_failed_job_is_shown_with_the_first_line_of_its_error(tmp_path):
     table, rows = write_summary(tmp_path)
     assert [row["status"] for row in rows] == [
         "ok", "failed: ValueError: regularizer.dropout must be in [0, 1), got 1.5.",
-        "failed: no metrics.json (killed, or still running)"]
+        "interrupted: no metrics.json"]
     assert rows[1]["overrides"] == "regularizer.dropout=1.5" and "failed: ValueError" in table
     assert "Traceback" in (tmp_path / "1" / "error.txt").read_text()  # the whole story stays in the job's folder
 

@@ -100,7 +100,7 @@ def test_multirun_sweep_writes_a_summary(tmp_path):
     assert [row["job"] for row in rows] == ["0", "1", "2", "3"]
     assert "regularizer.dropout=0.5 regularizer.weight_decay=0.001" in rows[3]["overrides"]
     assert all(0 < float(row["val_acc"]) <= 1 and 0 < float(row["test_acc"]) <= 1 for row in rows)
-    assert "| job | overrides | val_acc | test_acc |" in result.stdout
+    assert "| job | status | overrides | val_acc | test_acc |" in result.stdout
     assert (sweep_dir / "summary.md").read_text().count("\n") == 6
 
 

@@ -92,6 +92,7 @@ def _plot_history(trials: list, maximize: bool, path: Path) -> None:
 
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     numbers, values = [t.number for t in trials], [t.value for t in trials]
     best, so_far = [], None
@@ -101,10 +102,11 @@ def _plot_history(trials: list, maximize: bool, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(numbers, [100 * v for v in values], "o", color="tab:blue", label="trial")
     ax.step(numbers, [100 * v for v in best], where="post", color="tab:orange", label="best so far")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are numbered, not measured
     ax.set_xlabel("trial")
     ax.set_ylabel("objective (validation accuracy, %)")
     ax.set_title(f"optimization history: {len(trials)} finished trials")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

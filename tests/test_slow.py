@@ -153,7 +153,8 @@ def test_an_optuna_search_killed_half_way_resumes_to_the_requested_number_of_tri
     search_dir = tmp_path / "outputs" / "search" / "mlp_optuna"
     first = subprocess.Popen(command, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
-    while not (search_dir / "0" / "metrics.json").is_file():  # one trial finished: kill the search in its second
+    # Job 1's folder appears once the sweeper has recorded trial 0 as finished: kill the search during trial 1.
+    while not (search_dir / "1").is_dir():
         assert first.poll() is None and time.monotonic() < deadline, "the search ended before it could be killed"
         time.sleep(0.2)
     os.killpg(first.pid, signal.SIGKILL)

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.data.mnist_files import load_split
-from mnist_lightning.inference.checkpoint import classifier_from, describe, newest_checkpoint, read_checkpoint
+from mnist_lightning.inference.checkpoint import classifier_from, describe, model_to_use, read_checkpoint
 from mnist_lightning.inference.exporting import CLASS_NAMES, INPUT_CONTRACT, OUTPUT_CONTRACT, onnx_model, parity, with_metadata
 from mnist_lightning.inference.loading import describe_training, run_metrics
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
@@ -37,8 +37,7 @@ class ParityError(RuntimeError):
 def export(cfg: DictConfig) -> dict:
     if cfg.format not in FORMATS:
         raise ValueError(f"format={cfg.format} is not one this exporter writes; use one of {FORMATS}.")
-    ckpt_path = Path(cfg.ckpt_path) if cfg.ckpt_path else newest_checkpoint(cfg.search_dir)
-    print(f"Model: {ckpt_path}" + ("" if cfg.ckpt_path else f" (the newest under {cfg.search_dir})"))
+    ckpt_path = model_to_use(cfg.ckpt_path, cfg.search_dir)
     checkpoint = read_checkpoint(ckpt_path)
     classifier = classifier_from(checkpoint, ckpt_path)
     run_dir = Path(HydraConfig.get().runtime.output_dir)

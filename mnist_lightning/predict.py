@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.inference.answer import answer
-from mnist_lightning.inference.checkpoint import newest_checkpoint
+from mnist_lightning.inference.checkpoint import model_to_use
 from mnist_lightning.inference.loading import load_model
 from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_image
 from mnist_lightning.reporting.contact_sheet import draw_contact_sheet, thumbnail
@@ -51,8 +51,7 @@ def find_inputs(inputs: str | Sequence[str]) -> tuple[list[Path], list[dict]]:
 
 
 def predict(cfg: DictConfig) -> tuple[list[dict], int]:
-    ckpt_path = Path(cfg.ckpt_path) if cfg.ckpt_path else newest_checkpoint(cfg.search_dir)
-    print(f"Model: {ckpt_path}" + ("" if cfg.ckpt_path else f" (the newest under {cfg.search_dir})"))
+    ckpt_path = model_to_use(cfg.ckpt_path, cfg.search_dir)
     model, _ = load_model(ckpt_path)  # an .onnx file runs on onnxruntime alone
     files, rows = find_inputs(cfg.inputs)
     read, digits, pictures = [], [], []

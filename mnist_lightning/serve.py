@@ -6,14 +6,13 @@ web/app.py on uvicorn. It listens on this machine only unless `host=` says other
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import hydra
 import uvicorn
 from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
-from mnist_lightning.inference.checkpoint import newest_checkpoint
+from mnist_lightning.inference.checkpoint import model_to_use
 from mnist_lightning.inference.loading import load_model
 from mnist_lightning.web.app import create_app
 
@@ -24,9 +23,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def main(cfg: DictConfig) -> None:
     if not 0 < cfg.max_upload_mb <= 100:
         raise ValueError(f"max_upload_mb must be in (0, 100], got {cfg.max_upload_mb}.")
-    model_path = Path(cfg.ckpt_path) if cfg.ckpt_path else newest_checkpoint(cfg.search_dir)
-    model, card = load_model(model_path)
-    print(f"Model: {model_path}" + ("" if cfg.ckpt_path else f" (the newest under {cfg.search_dir})"))
+    model, card = load_model(model_to_use(cfg.ckpt_path, cfg.search_dir))
     if cfg.host not in LOOPBACK:
         print(f"host={cfg.host}: the page and its API are reachable from other machines on the network.")
     app = create_app(model, card, max_upload_bytes=int(cfg.max_upload_mb * 1_000_000),

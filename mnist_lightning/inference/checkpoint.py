@@ -99,3 +99,10 @@ def newest_checkpoint(search_dir: str | Path) -> Path:
     raise FileNotFoundError(
         f"No checkpoint under {root.resolve()}. Train one (`make train`), or pass ckpt_path=<a .ckpt file>."
     )
+
+
+def model_to_use(ckpt_path: str | None, search_dir: str | Path) -> Path:
+    """`ckpt_path` when given, else newest_checkpoint(search_dir); says which it took (predict, export, serve)."""
+    path = Path(ckpt_path) if ckpt_path else newest_checkpoint(search_dir)
+    print(f"Model: {path}" + ("" if ckpt_path else f" (the newest under {search_dir})"), flush=True)
+    return path

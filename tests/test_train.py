@@ -68,13 +68,14 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 40
 
 
-def test_last_checkpoint_is_the_last_epoch_even_without_a_new_best(tmp_path):
-    """At learning rate 0 (and no BatchNorm statistics to drift) epoch 2 cannot beat epoch 1 on validation:
-    the best checkpoint stays at epoch 1, but last.ckpt, the one to resume from, must hold epoch 2."""
+def test_tied_epochs_keep_the_latest_as_best_and_last_checkpoint_is_the_last_epoch(tmp_path):
+    """At learning rate 0 (and no BatchNorm statistics to drift) all three epochs tie on validation: the best
+    checkpoint is the latest of them (Lightning alone would keep the first), one file, and last.ckpt holds epoch 3."""
     run_dir = tmp_path / "flat"
-    metrics = train_in_process(run_dir, *TINY_RUN, "trainer.max_epochs=2", "optimizer.lr=0", "scheduler=none", "model.norm=none")
-    assert Path(metrics["best_checkpoint"]).name.startswith("epoch00-")
-    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 40
+    metrics = train_in_process(run_dir, *TINY_RUN, "trainer.max_epochs=3", "optimizer.lr=0", "scheduler=none", "model.norm=none")
+    assert Path(metrics["best_checkpoint"]).name.startswith("epoch02-")
+    assert [p.name for p in (run_dir / "checkpoints").glob("epoch*.ckpt")] == [Path(metrics["best_checkpoint"]).name]
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 60
 
 
 def test_resume_with_a_longer_one_cycle_schedule_is_refused(tiny_run, tmp_path):

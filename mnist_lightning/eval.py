@@ -1,4 +1,6 @@
-"""Official-test metrics of a checkpoint: `python -m mnist_lightning.eval ckpt_path=.../checkpoints/<best>.ckpt`.
+"""Official-test metrics of a checkpoint: `python -m mnist_lightning.eval ckpt_path=.../checkpoints/<best>.ckpt`,
+or of an ensemble: several files (`ckpt_path='[a.ckpt,b.ckpt]'`) or a glob (`ckpt_path='outputs/x/*/checkpoints/epoch*.ckpt'`),
+their calibrated probabilities averaged, reported beside each member's own accuracy.
 
 The network is rebuilt from the checkpoint's own saved config (no pickled code), loaded with weights_only=True,
 and scored on the 10,000 official test images by the same code that scores a run at the end of training
@@ -18,23 +20,32 @@ from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.inference.checkpoint import describe, read_checkpoint
-from mnist_lightning.inference.scoring import score_checkpoint
+from mnist_lightning.inference.ensemble import Ensemble, expand
+from mnist_lightning.inference.scoring import score_checkpoint, score_ensemble
 from mnist_lightning.reporting.provenance import provenance
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    hparams = read_checkpoint(cfg.ckpt_path)["hyper_parameters"]  # fails early on a bad file
+    patterns = cfg.ckpt_path if isinstance(cfg.ckpt_path, str) else list(cfg.ckpt_path)
+    files = expand(patterns)
     datamodule = instantiate(cfg.data)
-    trainer = instantiate(cfg.trainer, logger=False, callbacks=[])
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    results = score_checkpoint(trainer, datamodule, cfg.ckpt_path, validate=False, pictures_dir=out_dir)
-    report = {
-        **results,
-        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
-        "model": describe(hparams["backbone"]),
-        "temperature": hparams.get("temperature", 1.0),  # fitted at the end of training; 1.0: none
-        "provenance": provenance(),
-    }
+    if len(files) > 1:
+        ensemble = Ensemble(files)
+        report = {
+            **score_ensemble(ensemble, datamodule, out_dir),
+            "model": f"ensemble of {len(ensemble)}: " + "; ".join(card["architecture"] for card in ensemble.cards),
+        }
+    else:
+        hparams = read_checkpoint(files[0])["hyper_parameters"]  # fails early on a bad file
+        trainer = instantiate(cfg.trainer, logger=False, callbacks=[])
+        report = {
+            **score_checkpoint(trainer, datamodule, files[0], validate=False, pictures_dir=out_dir),
+            "checkpoint": str(files[0].resolve()),
+            "model": describe(hparams["backbone"]),
+            "temperature": hparams.get("temperature", 1.0),  # fitted at the end of training; 1.0: none
+        }
+    report["provenance"] = provenance()
     (out_dir / "eval.json").write_text(json.dumps(report, indent=2))
     return report
 

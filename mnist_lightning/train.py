@@ -108,7 +108,7 @@ def train(cfg: DictConfig) -> dict:
 
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
-    train_seconds = time.perf_counter() - start
+    train_seconds = time.perf_counter() - start  # with distillation, the teachers' forward passes included
 
     checkpoint = chosen_checkpoint(trainer, run_dir)
     calibration = calibrate(trainer, datamodule, checkpoint)
@@ -125,6 +125,7 @@ def train(cfg: DictConfig) -> dict:
         "device": str(trainer.strategy.root_device),
         "normalization": {"mean": datamodule.mean, "std": datamodule.std, "train_images": len(datamodule.train_set)},
         "regularizer": OmegaConf.to_container(cfg.regularizer, resolve=True),  # what a model card says of training
+        "distillation": cfg.distillation and {**OmegaConf.to_container(cfg.distillation), "teacher_files": model.teacher_files},
         "overrides": list(hydra_cfg.overrides.task),
         "provenance": provenance(),
     }

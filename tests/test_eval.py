@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from helpers import RELEASE_0_1_0, read_json, run_module
@@ -30,3 +33,31 @@ def test_eval_refuses_a_corrupt_checkpoint(tiny_run, tmp_path):
     broken.write_bytes((tiny_run / "checkpoints" / "last.ckpt").read_bytes()[:5000])
     result = run_module("mnist_lightning.eval", f"ckpt_path={broken}", f"hydra.run.dir={tmp_path / 'e'}", cwd=tmp_path, check=False)
     assert result.returncode != 0 and "truncated, corrupt" in result.stderr
+
+
+def test_eval_of_several_checkpoints_scores_their_ensemble_and_each_member(tiny_run, trained_checkpoint, tmp_path):
+    members = tmp_path / "members"
+    members.mkdir()
+    for name, source in (("a.ckpt", trained_checkpoint), ("b.ckpt", Path(read_json(tiny_run / "metrics.json")["best_checkpoint"]))):
+        (members / name).write_bytes(source.read_bytes())
+    eval_dir = tmp_path / "eval"
+    run_module("mnist_lightning.eval", f"ckpt_path={members}/*.ckpt", f"hydra.run.dir={eval_dir}", cwd=tmp_path)
+    report = read_json(eval_dir / "eval.json")
+    assert [Path(m["file"]).name for m in report["members"]] == ["a.ckpt", "b.ckpt"]
+    assert report["model"].startswith("ensemble of 2: MLP(")
+    # The ensemble's own probabilities, averaged by hand from each member's:
+    from mnist_lightning.inference.checkpoint import load_classifier
+    from mnist_lightning.data.mnist_files import load_split
+
+    images, labels = load_split(train=False, cache_dir=Path(os.environ["MNIST_LIGHTNING_CACHE"]))
+    x = images.float().div(255)
+    averaged = sum(load_classifier(members / name).probabilities(x) for name in ("a.ckpt", "b.ckpt")) / 2
+    assert report["test/acc"] == pytest.approx((averaged.argmax(1) == labels).double().mean().item(), abs=1e-4)
+    assert report["members"][0]["test/acc"] == pytest.approx(read_json(trained_checkpoint.parent.parent / "metrics.json")["test/acc"], abs=1e-4)
+    assert all((eval_dir / f"{name}.png").is_file() for name in ("confusion_matrix", "mistakes", "reliability"))
+
+
+def test_eval_names_a_pattern_that_matches_no_file(tmp_path):
+    result = run_module("mnist_lightning.eval", f"ckpt_path=[{tmp_path}/a.ckpt,{tmp_path}/b*.ckpt]",
+                        f"hydra.run.dir={tmp_path / 'e'}", cwd=tmp_path, check=False)
+    assert result.returncode != 0 and f"No model file matches '{tmp_path}/a.ckpt'" in result.stderr

@@ -33,13 +33,19 @@ class OnnxClassifier:
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def _run(self, output: str, images: torch.Tensor) -> torch.Tensor:
-        batches = images.float().numpy()[:, None].astype(np.float32, copy=False)
+        """`output` for `images`, computed on the CPU and returned on the images' device."""
+        batches = images.detach().float().cpu().numpy()[:, None].astype(np.float32, copy=False)
         chunks = np.array_split(batches, max(1, len(batches) // 1000))  # about 1,000 images a call
-        return torch.from_numpy(np.concatenate([self.session.run([output], {INPUT_NAME: chunk})[0] for chunk in chunks]))
+        found = np.concatenate([self.session.run([output], {INPUT_NAME: chunk})[0] for chunk in chunks])
+        return torch.from_numpy(found).to(images.device)
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """[N, 10] logits, already divided by the temperature, for [N, 28, 28] images (pixel/255)."""
         return self._run("logits", images)
+
+    def log_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, 10] log class probabilities (calibrated) for [N, 28, 28] images."""
+        return torch.log_softmax(self.logits(images), dim=1)
 
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """[N, 10] class probabilities (calibrated: the temperature is inside the file) for [N, 28, 28] images."""

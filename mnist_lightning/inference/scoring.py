@@ -6,10 +6,13 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import torch
+import torch.nn.functional as F
 from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 
 from mnist_lightning.inference.checkpoint import load_classifier
+from mnist_lightning.inference.ensemble import Ensemble, average_probabilities
 from mnist_lightning.reporting.mistakes import PICTURES, mistake_pictures
 
 
@@ -44,3 +47,24 @@ def picture_the_mistakes(model: L.LightningModule, datamodule, pictures_dir: Pat
             picture = np.asarray(Image.open(pictures_dir / f"{name}.png").convert("RGB"))
             logger.experiment.add_image(f"test/{name}", picture, dataformats="HWC")
     return numbers
+
+
+def score_ensemble(ensemble: Ensemble, datamodule: L.LightningDataModule, pictures_dir: Path) -> dict:
+    """Official-test metrics of an ensemble (its members' calibrated probabilities averaged) and of each member
+    alone, with pictures of the ensemble's mistakes in `pictures_dir`."""
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    images, labels = datamodule.test_set.images.cpu(), datamodule.test_set.labels.cpu()
+    each = ensemble.member_log_probabilities(images.float().div(255))
+    log_probabilities = average_probabilities(each)
+    results = {
+        "test/acc": accuracy(log_probabilities, labels),
+        "test/loss": F.nll_loss(log_probabilities, labels).item(),
+        "members": [{"file": str(path), "test/acc": accuracy(member, labels)} for path, member in zip(ensemble.files, each)],
+    }
+    results.update(mistake_pictures(log_probabilities.exp(), labels, images, pictures_dir))
+    return results
+
+
+def accuracy(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    return (scores.argmax(dim=1) == labels).double().mean().item()

@@ -17,6 +17,7 @@ from hydra.utils import get_class, instantiate
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from mnist_lightning.training.distillation import bf16_is_fast, check_settings, distillation_loss, load_teacher
 from mnist_lightning.training.schedules import lr_scheduler_config
 
 WEIGHT_DECAY_MODES = ("decoupled", "l2")
@@ -38,6 +39,7 @@ class MNISTClassifier(L.LightningModule):
         label_smoothing: float = 0.0,
         max_norm: float | None = None,
         temperature: float = 1.0,
+        distillation: dict | None = None,
     ):
         """
         backbone/optimizer/scheduler: `_target_` configs (conf/model, conf/optimizer, conf/scheduler).
@@ -52,6 +54,11 @@ class MNISTClassifier(L.LightningModule):
         temperature: `probabilities` divides the logits by it. Not set by hand: training fits it on the
             validation split once it has chosen its checkpoint (inference/calibration.py) and writes it into the
             file; 1.0 leaves the softmax as trained.
+        distillation: {teachers, temperature, hard_label_weight} (conf/distillation/), or None to learn from the
+            labels alone. The data term of the loss becomes hard_label_weight x cross-entropy + (1 -
+            hard_label_weight) x distillation_loss (training/distillation.py) to the teachers' averaged
+            probabilities on the same distorted batch. The teachers are loaded when fitting starts, not when a
+            checkpoint is read: a trained student needs none of them.
         """
         super().__init__()
         if weight_decay_mode not in WEIGHT_DECAY_MODES:
@@ -67,6 +74,8 @@ class MNISTClassifier(L.LightningModule):
             raise ValueError(f"temperature must be > 0, got {temperature}.")
         if std <= 0:
             raise ValueError(f"std must be > 0, got {std}.")
+        if distillation is not None:
+            check_settings(distillation)
         target = optimizer.get("_target_")
         if weight_decay > 0 and weight_decay_mode == "decoupled" and target not in DECOUPLED_DECAY_KWARGS:
             raise ValueError(
@@ -76,7 +85,10 @@ class MNISTClassifier(L.LightningModule):
         self.save_hyperparameters(logger=False)  # train.py logs the whole run config to TensorBoard instead
         self.backbone = instantiate(backbone)
         self.train_acc, self.val_acc, self.test_acc = (MulticlassAccuracy(num_classes=10, average="micro") for _ in range(3))
-        self.train_loss, self.train_ce_loss = MeanMetric(), MeanMetric()
+        self.train_loss, self.train_ce_loss, self.train_kd_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        self.teacher = None  # an inference.ensemble.Ensemble while fitting with distillation; never saved
+        self.teacher_files: list[str] = []  # the files the teachers' globs named when fitting started
+        self._teacher_in_bf16 = False
         self._resumed_schedules: list[dict] = []
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -88,10 +100,14 @@ class MNISTClassifier(L.LightningModule):
         """[N, 10] logits for [N, 28, 28] images (pixel/255), in batches of 1,000."""
         return torch.cat([self(batch[:, None]).float() for batch in images.split(1000)])
 
+    def log_probabilities(self, images: torch.Tensor, calibrated: bool = True) -> torch.Tensor:
+        """[N, 10] log class probabilities for [N, 28, 28] images: log_softmax(logits / temperature), or of the
+        logits as trained when not `calibrated`."""
+        return torch.log_softmax(self.logits(images) / (self.hparams.temperature if calibrated else 1.0), dim=1)
+
     def probabilities(self, images: torch.Tensor, calibrated: bool = True) -> torch.Tensor:
-        """[N, 10] class probabilities for [N, 28, 28] images: softmax(logits / temperature), or of the logits
-        as trained when not `calibrated`."""
-        return torch.softmax(self.logits(images) / (self.hparams.temperature if calibrated else 1.0), dim=1)
+        """[N, 10] class probabilities for [N, 28, 28] images (see `log_probabilities`)."""
+        return self.log_probabilities(images, calibrated).exp()
 
     def _penalized(self) -> list[torch.Tensor]:
         return [p for p in self.backbone.parameters() if p.ndim > 1]  # weights, not biases or norm scales/shifts
@@ -101,6 +117,11 @@ class MNISTClassifier(L.LightningModule):
         logits = self(images)
         ce_loss = F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
         loss = ce_loss
+        if self.teacher is not None:
+            kd_loss = distillation_loss(logits, self._teach(images), self.hparams.distillation["temperature"])
+            weight = self.hparams.distillation["hard_label_weight"]
+            loss = weight * ce_loss + (1 - weight) * kd_loss
+            self.train_kd_loss.update(kd_loss.detach())
         if self.hparams.l1:
             loss = loss + self.hparams.l1 * sum(p.abs().sum() for p in self._penalized())
         if self.hparams.weight_decay and self.hparams.weight_decay_mode == "l2":
@@ -113,10 +134,24 @@ class MNISTClassifier(L.LightningModule):
             )
         # Accumulate here, log once per epoch: a self.log call costs more than a small MLP's whole step on a CPU.
         self.train_loss.update(loss.detach())
-        if loss is not ce_loss:  # a penalty is on: also track the data term alone
+        if loss is not ce_loss:  # a teacher or a penalty is in the loss: also track the hard-label term alone
             self.train_ce_loss.update(ce_loss.detach())
         self.train_acc.update(logits.detach(), labels)
         return loss
+
+    def _teach(self, images: torch.Tensor) -> torch.Tensor:
+        """The teachers' log probabilities for the distorted batch the student is learning from."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._teacher_in_bf16):
+            return self.teacher.log_probabilities(images[:, 0])
+
+    def on_fit_start(self) -> None:
+        if self.hparams.distillation:
+            self.teacher = load_teacher(self.hparams.distillation, self.device, self.trainer.datamodule.val_size)
+            self.teacher_files = [str(path) for path in self.teacher.files]
+            self._teacher_in_bf16 = bf16_is_fast(self.device)
+
+    def on_fit_end(self) -> None:
+        self.teacher = None  # frees the teachers' memory before scoring
 
     def optimizer_step(self, *args, **kwargs) -> None:
         super().optimizer_step(*args, **kwargs)
@@ -126,10 +161,12 @@ class MNISTClassifier(L.LightningModule):
                     weight.copy_(weight.renorm(2, 0, self.hparams.max_norm))
 
     def on_train_epoch_end(self) -> None:
-        # compute() averages over the epoch (and over DDP ranks); the ce_loss differs from the loss by the penalties.
+        # compute() averages over the epoch (and over DDP ranks); ce_loss and kd_loss are the loss's terms.
         metrics = {"train/loss": self.train_loss, "train/acc": self.train_acc}
         if self.train_ce_loss.update_called:
             metrics["train/ce_loss"] = self.train_ce_loss
+        if self.train_kd_loss.update_called:
+            metrics["train/kd_loss"] = self.train_kd_loss
         self.log_dict({name: metric.compute() for name, metric in metrics.items()}, prog_bar=False)
         for metric in metrics.values():
             metric.reset()

@@ -11,6 +11,8 @@ absolute times are not comparable across runs or machines.
   precision    bf16-mixed vs fp32 epoch time and accuracy of a large MLP (784-2048-2048-10)
   inference    the MLP and the CNN run by PyTorch vs by onnxruntime from the exported .onnx file: a batch of 1000
                images and one image (the latency a web page or an app sees)
+  distillation a training step of experiment=mlp_distill's student alone, and with one experiment=cnn_teacher
+               teacher run by PyTorch or by onnxruntime (what a student run does on a CPU)
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # the emulation, not the project. Such a CPU runs the quick recipe in fp32 and skips the bf16 comparison.
 BF16 = cpu_has_bf16()
 QUICK_RECIPE = ("experiment=mlp_quick",) if BF16 else ("experiment=mlp_quick", "trainer.precision=32-true")
-SECTIONS = ("throughput", "time_to_98", "augment", "precision", "inference")
+SECTIONS = ("throughput", "time_to_98", "augment", "precision", "inference", "distillation")
 NO_AUGMENT = ("regularizer.augment.rotate_deg=0", "regularizer.augment.translate=0",
               "regularizer.augment.scale=[1.0,1.0]", "regularizer.augment.elastic_alpha=0")
 
@@ -292,6 +294,37 @@ def inference(repeats: int) -> list[dict]:
     return rows
 
 
+def distillation_step(repeats: int) -> dict:
+    """Training-step time of the distillation student on a batch of 512 (forward, loss, backward, optimizer
+    step), alone and with one teacher, alternately. The teacher is experiment=cnn_teacher's network with random
+    weights (speed does not depend on them), read from a checkpoint file as a real teacher is."""
+    from mnist_lightning.inference.ensemble import Ensemble
+
+    torch.manual_seed(0)
+    student_cfg = config("experiment=mlp_distill")
+    teacher = instantiate(config("experiment=cnn_teacher").classifier, mean=0.1307, std=0.3081).eval()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "teacher.ckpt"
+        torch.save({"hyper_parameters": dict(teacher.hparams), "state_dict": teacher.state_dict()}, path)
+        teachers = {"none": None, "pytorch": Ensemble(str(path)), "onnxruntime": Ensemble(str(path)).on_onnxruntime()}
+    student = instantiate(student_cfg.classifier, mean=0.1307, std=0.3081).train()
+    optimizer = torch.optim.AdamW(student.parameters(), lr=1e-3)
+    batch = (torch.rand(512, 1, 28, 28), torch.randint(0, 10, (512,)))
+
+    def step():
+        loss = student.training_step(batch, 0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    times = {name: [] for name in teachers}
+    for _ in range(repeats):  # alternating, so that every side sees the same machine
+        for name, ensemble in teachers.items():
+            student.teacher = ensemble
+            times[name].append(per_call(step, repeats=5))
+    return {f"{name}_step_ms": 1000 * statistics.median(measured) for name, measured in times.items()}
+
+
 def hardware() -> str:
     return f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
 
@@ -331,6 +364,10 @@ def markdown(r: dict) -> str:
             ours, theirs = i[f"onnxruntime_{label}_ms"], i[f"torch_{label}_ms"]
             lines.append(f"| {i['model'].upper()} inference, {what}, onnxruntime on the exported file | {ours:.3f} ms | "
                          f"PyTorch {theirs:.3f} ms | {theirs / ours:.2f}x PyTorch's speed |")
+    if d := r.get("distillation"):
+        lines.append(f"| distillation step, MLP student + 1 CNN teacher on onnxruntime (ms, batch 512) | "
+                     f"{d['onnxruntime_step_ms']:.0f} ms (student alone {d['none_step_ms']:.0f} ms) | teacher on PyTorch "
+                     f"{d['pytorch_step_ms']:.0f} ms | {d['pytorch_step_ms'] / d['onnxruntime_step_ms']:.2f}x PyTorch's speed |")
     return "\n".join(lines) + "\n"
 
 
@@ -348,6 +385,7 @@ def main() -> None:
         "augment": lambda: augmentation_cost(batches, pairs=2 if args.quick else 5),
         "precision": lambda: precision_comparison(epochs=1 if args.quick else 3),
         "inference": lambda: inference(repeats=3 if args.quick else 9),
+        "distillation": lambda: distillation_step(repeats=2 if args.quick else 6),
     }
     command = " ".join(["python benchmarks/benchmark.py", *(["--quick"] if args.quick else []),
                         *(["--only", *args.only] if args.only else [])])

@@ -25,7 +25,7 @@ def test_every_config_group_ships_in_the_wheel():
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_every_experiment_trains_and_wins_over_the_defaults(tmp_path, experiment):
+def test_every_experiment_trains_and_wins_over_the_defaults(tmp_path, experiment, request):
     """Each named recipe trains (one batch per stage), and every value it sets is the one the run used, even
     where a group it composes after (the model's own max_epochs) sets the same key."""
     used = compose_train_config(f"experiment={experiment}", "trainer=debug", run_dir=tmp_path)
@@ -34,7 +34,9 @@ def test_every_experiment_trains_and_wins_over_the_defaults(tmp_path, experiment
     recipe.pop("hydra", None)  # sweep settings: Hydra's, not the job's
     for key, value in _leaves(OmegaConf.to_container(recipe)):
         assert OmegaConf.select(used, key) == value, key
-    assert 0 <= train_in_process(tmp_path, f"experiment={experiment}", "trainer=debug")["test/acc"] <= 1
+    # A student is taught by a small trained model here: the recipe's own teachers take an hour to train.
+    teachers = [f"distillation.teachers=[{request.getfixturevalue('trained_checkpoint')}]"] if used.distillation else []
+    assert 0 <= train_in_process(tmp_path, f"experiment={experiment}", "trainer=debug", *teachers)["test/acc"] <= 1
 
 
 def _leaves(node: dict, prefix: str = ""):
@@ -65,3 +67,16 @@ def test_every_regularizer_knob_is_wired_into_the_part_it_acts_on(tmp_path):
     assert instantiate(cfg.trainer).gradient_clip_val == 0.5
     callbacks = {name: instantiate(node) for name, node in cfg.callbacks.items()}
     assert callbacks["early_stopping"].patience == 4 and callbacks["weight_average"].epochs == 2
+
+
+def test_each_way_of_teaching_changes_only_the_teaching(tmp_path):
+    """conf/teaching/: the ablation's variants share the student, the schedule and the holdout."""
+    variants = sorted(path.stem for path in (Path(CONFIG_DIR) / "teaching").glob("*.yaml") if path.stem != "student")
+    student = compose_train_config("experiment=distill_ablation", "+teaching=student", run_dir=tmp_path)
+    for variant in variants:
+        cfg = compose_train_config("experiment=distill_ablation", f"+teaching={variant}", run_dir=tmp_path)
+        assert cfg.data.val_size == 5000 and cfg.trainer.max_epochs == 8 and cfg.model == student.model, variant
+        assert cfg.regularizer == student.regularizer and cfg.optimizer == student.optimizer, variant
+    assert compose_train_config("experiment=distill_ablation", "+teaching=hard_labels", run_dir=tmp_path).distillation is None
+    one = compose_train_config("experiment=distill_ablation", "+teaching=one_teacher", run_dir=tmp_path).distillation
+    assert len(one.teachers) == 1 and len(student.distillation.teachers) == 1 and one.teachers != student.distillation.teachers

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from mnist_lightning.inference.loading import load_model
+from mnist_lightning.inference.onnx_classifier import OnnxClassifier
 
 
 def expand(patterns: str | Sequence[str]) -> list[Path]:
@@ -44,6 +45,17 @@ class Ensemble:
 
     def __len__(self) -> int:
         return len(self.members)
+
+    def on_onnxruntime(self) -> "Ensemble":
+        """Runs the PyTorch members by onnxruntime instead, from an in-memory export (inference/exporting.py):
+        on a CPU its fused convolutions ran the CNN teachers 2.2x as fast as PyTorch (2-core AMD EPYC; fp32)."""
+        from mnist_lightning.inference.exporting import onnx_model  # here: it pulls in the ONNX exporter
+
+        self.members = tuple(
+            OnnxClassifier(onnx_model(member).SerializeToString()) if isinstance(member, torch.nn.Module) else member
+            for member in self.members
+        )
+        return self
 
     def to(self, device: torch.device) -> "Ensemble":
         """Moves the PyTorch members (onnxruntime ones stay on the CPU and take their inputs there)."""

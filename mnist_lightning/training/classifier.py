@@ -17,7 +17,7 @@ from hydra.utils import get_class, instantiate
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from mnist_lightning.training.distillation import bf16_is_fast, check_settings, distillation_loss, load_teacher
+from mnist_lightning.training.distillation import check_settings, distillation_loss, load_teacher, teacher_in_bf16
 from mnist_lightning.training.schedules import lr_scheduler_config
 
 WEIGHT_DECAY_MODES = ("decoupled", "l2")
@@ -148,7 +148,7 @@ class MNISTClassifier(L.LightningModule):
         if self.hparams.distillation:
             self.teacher = load_teacher(self.hparams.distillation, self.device, self.trainer.datamodule.val_size)
             self.teacher_files = [str(path) for path in self.teacher.files]
-            self._teacher_in_bf16 = bf16_is_fast(self.device)
+            self._teacher_in_bf16 = teacher_in_bf16(self.device)
 
     def on_fit_end(self) -> None:
         self.teacher = None  # frees the teachers' memory before scoring

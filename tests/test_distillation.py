@@ -100,6 +100,7 @@ def test_a_distilled_run_records_its_teachers_and_the_student_loads_without_them
                                f"distillation.teachers=['{tmp_path}/teach*.ckpt']")
     assert metrics["distillation"]["teacher_files"] == [str(teacher)]
     assert metrics["distillation"]["temperature"] == 4.0
+    assert (tmp_path / "student" / "soft_targets.png").is_file()  # what the teachers said, drawn before training
     teacher.unlink()  # a trained student is a plain network: predicting with it needs no teacher
     from mnist_lightning.inference.checkpoint import load_classifier
 

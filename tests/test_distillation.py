@@ -107,6 +107,9 @@ def test_a_distilled_run_records_its_teachers_and_the_student_loads_without_them
     student = load_classifier(metrics["best_checkpoint"])
     assert student.teacher is None and student.hparams.distillation["teachers"] == [f"{tmp_path}/teach*.ckpt"]
     assert not any("teacher" in key for key in student.state_dict())
+    from mnist_lightning.inference.loading import load_model
+
+    assert "distilled from trained teachers (temperature 4.0" in load_model(metrics["best_checkpoint"])[1]["training"]
 
 
 def test_teachers_that_name_no_file_fail_before_training_and_say_how_to_make_them(tmp_path):

@@ -72,6 +72,9 @@ def describe_training(hparams: dict, run: dict) -> str:
         parts.append("augmented (" + ", ".join(f"{key} {value}" for key, value in augment.items()) + ")")
     if regularizer.get("ema_decay") or regularizer.get("ema_epochs"):
         parts.append("weights averaged (EMA)")
+    if distillation := hparams.get("distillation"):
+        parts.append(f"distilled from trained teachers (temperature {distillation['temperature']}, "
+                     f"hard-label weight {distillation['hard_label_weight']})")
     if run:
         parts.append(f"{run['epochs']} epochs on {run['normalization']['train_images']:,} images")
     return ", ".join(parts)

@@ -18,9 +18,11 @@ class OnnxClassifier:
         name = "the exported model" if isinstance(source, bytes) else str(source)
         if not isinstance(source, bytes) and not Path(source).is_file():
             raise FileNotFoundError(f"{name} does not exist. Pass the .onnx file that mnist_lightning.export wrote.")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()  # as many as PyTorch (OMP_NUM_THREADS) is given
         try:
             self.session = onnxruntime.InferenceSession(
-                source if isinstance(source, bytes) else str(source), providers=onnxruntime.get_available_providers()
+                source if isinstance(source, bytes) else str(source), options, providers=onnxruntime.get_available_providers()
             )
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types for every kind of bad file
             raise ValueError(f"{name} cannot be read as an ONNX model ({type(err).__name__}: {err}). "

@@ -57,3 +57,14 @@ def test_a_failed_job_is_shown_with_the_first_line_of_its_error(tmp_path):
     assert rows[1]["overrides"] == "regularizer.dropout=1.5" and "failed: ValueError" in table
     assert "Traceback" in (tmp_path / "1" / "error.txt").read_text()  # the whole story stays in the job's folder
 
+
+
+def test_job_folders_named_by_the_sweep_config_are_found_by_their_hydra_folder(tmp_path):
+    """experiment=cnn_teacher names its jobs seed0, seed1 (hydra.sweep.subdir); other folders are not jobs."""
+    for seed in (1, 0):
+        write_job(tmp_path, 0, [f"seed={seed}"], 0.99, 0.98)
+        (tmp_path / "0").rename(tmp_path / f"seed{seed}")
+        (tmp_path / f"seed{seed}" / ".hydra").mkdir()
+    (tmp_path / "not_a_job").mkdir()
+    table, rows = write_summary(tmp_path)
+    assert [row["job"] for row in rows] == ["seed0", "seed1"] and all(row["status"] == "ok" for row in rows)

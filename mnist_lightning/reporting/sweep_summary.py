@@ -38,7 +38,10 @@ SETTING_COLUMNS = ("setting", "seeds", "val_acc", "test_acc", "train_seconds")
 
 def collect_rows(sweep_dir: Path) -> list[dict]:
     rows = []
-    job_dirs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    # Hydra names job folders by job number unless hydra.sweep.subdir says otherwise (experiment=cnn_teacher: seed0,
+    # seed1); a job folder is then known by its .hydra/.
+    job_dirs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and (p.name.isdigit() or (p / ".hydra").is_dir())),
+                      key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else p.name))
     for job_dir in job_dirs:
         overrides_file = job_dir / ".hydra" / "overrides.yaml"
         overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.is_file() else ""

@@ -28,7 +28,7 @@ class SoftTargetsPicture(L.Callback):
         generator = torch.Generator().manual_seed(0)
         pick = torch.randperm(len(datamodule.train_set), generator=generator)[:CANDIDATES].to(datamodule.train_set.images.device)
         images = datamodule.augment(datamodule.train_set.images[pick].unsqueeze(1).float().div(255))
-        log_probabilities = pl_module._teach(images).float().cpu()
+        log_probabilities = pl_module.teacher_log_probabilities(images).float().cpu()
         figure = soft_targets_figure(images[:, 0].cpu(), log_probabilities, datamodule.train_set.labels[pick].cpu(),
                                      pl_module.hparams.distillation["temperature"])
         self.run_dir.mkdir(parents=True, exist_ok=True)

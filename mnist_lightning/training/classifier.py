@@ -118,7 +118,7 @@ class MNISTClassifier(L.LightningModule):
         ce_loss = F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
         loss = ce_loss
         if self.teacher is not None:
-            kd_loss = distillation_loss(logits, self._teach(images), self.hparams.distillation["temperature"])
+            kd_loss = distillation_loss(logits, self.teacher_log_probabilities(images), self.hparams.distillation["temperature"])
             weight = self.hparams.distillation["hard_label_weight"]
             loss = weight * ce_loss + (1 - weight) * kd_loss
             self.train_kd_loss.update(kd_loss.detach())
@@ -139,14 +139,15 @@ class MNISTClassifier(L.LightningModule):
         self.train_acc.update(logits.detach(), labels)
         return loss
 
-    def _teach(self, images: torch.Tensor) -> torch.Tensor:
+    def teacher_log_probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """The teachers' log probabilities for the distorted batch the student is learning from."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._teacher_in_bf16):
             return self.teacher.log_probabilities(images[:, 0])
 
     def on_fit_start(self) -> None:
         if self.hparams.distillation:
-            self.teacher = load_teacher(self.hparams.distillation, self.device, self.trainer.datamodule.val_size)
+            val_size = getattr(self.trainer.datamodule, "val_size", 0)  # 0: no holdout to warn about
+            self.teacher = load_teacher(self.hparams.distillation, self.device, val_size)
             self.teacher_files = [str(path) for path in self.teacher.files]
             self._teacher_in_bf16 = teacher_in_bf16(self.device)
 

@@ -78,5 +78,7 @@ def test_each_way_of_teaching_changes_only_the_teaching(tmp_path):
         assert cfg.data.val_size == 5000 and cfg.trainer.max_epochs == 8 and cfg.model == student.model, variant
         assert cfg.regularizer == student.regularizer and cfg.optimizer == student.optimizer, variant
     assert compose_train_config("experiment=distill_ablation", "+teaching=hard_labels", run_dir=tmp_path).distillation is None
-    one = compose_train_config("experiment=distill_ablation", "+teaching=one_teacher", run_dir=tmp_path).distillation
-    assert len(one.teachers) == 1 and len(student.distillation.teachers) == 1 and one.teachers != student.distillation.teachers
+    taught = {variant: compose_train_config("experiment=distill_ablation", f"+teaching={variant}", run_dir=tmp_path).distillation
+              for variant in ("one_teacher", "ensemble", "ensemble_t1")}
+    assert taught["one_teacher"].teachers != taught["ensemble"].teachers == taught["ensemble_t1"].teachers
+    assert taught["ensemble"].temperature == 4.0 and taught["ensemble_t1"].temperature == 1.0

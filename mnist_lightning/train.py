@@ -125,7 +125,7 @@ def train(cfg: DictConfig) -> dict:
         "device": str(trainer.strategy.root_device),
         "normalization": {"mean": datamodule.mean, "std": datamodule.std, "train_images": len(datamodule.train_set)},
         "regularizer": OmegaConf.to_container(cfg.regularizer, resolve=True),  # what a model card says of training
-        "distillation": cfg.distillation and {**OmegaConf.to_container(cfg.distillation), "teacher_files": model.teacher_files},
+        "distillation": cfg.distillation and {**OmegaConf.to_container(cfg.distillation), "teacher_files": [str(path) for path in model.teacher.files]},
         "overrides": list(hydra_cfg.overrides.task),
         "provenance": provenance(),
     }

@@ -48,7 +48,7 @@ class Ensemble:
 
     def on_onnxruntime(self) -> "Ensemble":
         """Runs the PyTorch members by onnxruntime instead, from an in-memory export (inference/exporting.py):
-        on a CPU its fused convolutions ran the CNN teachers 2.2x as fast as PyTorch (2-core AMD EPYC; fp32)."""
+        on a CPU its fused convolutions run the CNN teachers several times as fast as PyTorch (docs/speed.md)."""
         from mnist_lightning.inference.exporting import onnx_model  # here: it pulls in the ONNX exporter
 
         self.members = tuple(

@@ -34,7 +34,7 @@ def last_checkpoint(dirpath: str) -> ModelCheckpoint:
     """checkpoints/last.ckpt, rewritten every epoch, to resume from. (Lightning's own save_last follows the best
     checkpoint: it is only written in epochs that improve val/acc, so a run that plateaued would resume from its
     best epoch.)"""
-    return LatestBestCheckpoint(dirpath=dirpath, filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
+    return ModelCheckpoint(dirpath=dirpath, filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
 
 
 def early_stopping(patience: int | None) -> EarlyStopping | None:

@@ -86,8 +86,7 @@ class MNISTClassifier(L.LightningModule):
         self.backbone = instantiate(backbone)
         self.train_acc, self.val_acc, self.test_acc = (MulticlassAccuracy(num_classes=10, average="micro") for _ in range(3))
         self.train_loss, self.train_ce_loss, self.train_kd_loss = MeanMetric(), MeanMetric(), MeanMetric()
-        self.teacher = None  # an inference.ensemble.Ensemble while fitting with distillation; never saved
-        self.teacher_files: list[str] = []  # the files the teachers' globs named when fitting started
+        self.teacher = None  # an inference.ensemble.Ensemble once fitting with distillation starts; never saved
         self._teacher_in_bf16 = False
         self._resumed_schedules: list[dict] = []
 
@@ -148,11 +147,7 @@ class MNISTClassifier(L.LightningModule):
         if self.hparams.distillation:
             val_size = getattr(self.trainer.datamodule, "val_size", 0)  # 0: no holdout to warn about
             self.teacher = load_teacher(self.hparams.distillation, self.device, val_size)
-            self.teacher_files = [str(path) for path in self.teacher.files]
             self._teacher_in_bf16 = teacher_in_bf16(self.device)
-
-    def on_fit_end(self) -> None:
-        self.teacher = None  # frees the teachers' memory before scoring
 
     def optimizer_step(self, *args, **kwargs) -> None:
         super().optimizer_step(*args, **kwargs)

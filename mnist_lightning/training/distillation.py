@@ -52,8 +52,8 @@ def load_teacher(distillation: dict, device: torch.device, val_size: int):
     from mnist_lightning.inference.ensemble import Ensemble
 
     teacher = Ensemble(distillation["teachers"])
-    # On a CPU onnxruntime runs the teachers (fp32), 2.2x as fast as PyTorch for the CNN teachers (docs/speed.md);
-    # on a GPU they stay in PyTorch, in bf16 where the GPU has it.
+    # On a CPU onnxruntime runs the teachers (fp32), several times as fast as PyTorch for the CNN teachers
+    # (docs/speed.md, "Distillation"); on a GPU they stay in PyTorch, in bf16 where the GPU has it.
     teacher = teacher.on_onnxruntime() if device.type == "cpu" else teacher.to(device)
     warn_if_teachers_saw_the_holdout(teacher.files, val_size)
     return teacher

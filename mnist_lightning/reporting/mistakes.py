@@ -72,8 +72,10 @@ def _confusion_figure(plt, confusion: torch.Tensor):
         for said in range(10):
             count = int(confusion[true, said])
             if count:
+                dark = true != said and count > 0.6 * int(off_diagonal.max())  # black would vanish on dark red
                 ax.text(said, true, str(count), ha="center", va="center", fontsize=8,
-                        color="black" if true != said else "tab:green", fontweight="bold" if true == said else None)
+                        color="tab:green" if true == said else "white" if dark else "black",
+                        fontweight="bold" if true == said else None)
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted")

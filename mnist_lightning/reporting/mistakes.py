@@ -68,11 +68,12 @@ def _confusion_figure(plt, confusion: torch.Tensor):
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
     off_diagonal = confusion.clone().fill_diagonal_(0)
     ax.imshow(off_diagonal.numpy(), cmap="Reds")  # colour shows the mistakes; the diagonal would drown them out
+    dark_above = 0.6 * int(off_diagonal.max())  # cells this full are dark red, where black counts would vanish
     for true in range(10):
         for said in range(10):
             count = int(confusion[true, said])
             if count:
-                dark = true != said and count > 0.6 * int(off_diagonal.max())  # black would vanish on dark red
+                dark = true != said and count > dark_above
                 ax.text(said, true, str(count), ha="center", va="center", fontsize=8,
                         color="tab:green" if true == said else "white" if dark else "black",
                         fontweight="bold" if true == said else None)

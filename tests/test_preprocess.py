@@ -1,15 +1,34 @@
 """inference/preprocess.py: pictures of MNIST test digits, changed the way real pictures differ, come out as the
-model expects them; files that cannot be a digit are refused with a reason."""
+model expects them; files that cannot be a digit are refused with a reason.
+
+The property tests generate their pictures (realworld/photographs.py): the digit small or large, anywhere in the
+frame, on white, transparent, dark or paper grounds with grain, uneven light and a shadow, blurred or JPEG'd; and
+whatever the picture, the result must have MNIST's form: the ink's box 19-20 pixels on its longer side (MNIST's is
+20 for 9,997 of its 10,000 test digits), its centre of mass within a pixel of (14, 14) (MNIST's mean)."""
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from helpers import CHANGES, picture
 from mnist_lightning.inference.checkpoint import load_classifier
-from mnist_lightning.inference.preprocess import MAX_PIXELS, DigitImageError, near_mask, preprocess, read_image
+from mnist_lightning.inference.preprocess import (
+    MAX_PIXELS,
+    DigitImageError,
+    near_mask,
+    preprocess,
+    read_digit,
+    read_image,
+)
+from mnist_lightning.realworld.encodings import ENCODINGS
+from mnist_lightning.realworld.photographs import CANVASES, Scene, photograph
 
 N_DIGITS = 300
 
@@ -78,3 +97,74 @@ def test_near_mask_is_a_square_dilation(reach):
     mask = torch.rand(61, 47, generator=torch.Generator().manual_seed(reach)) > 0.995
     dilated = torch.nn.functional.max_pool2d(mask[None, None].float(), 2 * reach + 1, stride=1, padding=reach)[0, 0] > 0
     assert torch.equal(near_mask(mask, reach), dilated) and mask.any()
+
+
+def mnist_form(digit: torch.Tensor) -> tuple[int, float]:
+    """The longer side of the ink's box (pixels a uint8 image would hold: >= 1/255) and the distance of the centre
+    of mass from MNIST's (14, 14)."""
+    ink = digit >= 1 / 255
+    rows, cols = ink.any(dim=1).nonzero().flatten(), ink.any(dim=0).nonzero().flatten()
+    side = max(int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1))
+    total = digit.sum()
+    centre = torch.stack([(digit.sum(dim=1) * torch.arange(28)).sum(), (digit.sum(dim=0) * torch.arange(28)).sum()])
+    return side, float((centre / total - 14).abs().max())
+
+
+def test_mnist_itself_has_the_form_the_properties_ask(test_split):
+    forms = [mnist_form(digit.float() / 255) for digit in test_split[0][:N_DIGITS]]
+    assert all(side == 20 for side, _ in forms) and max(off for _, off in forms) < 1
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    index=st.integers(0, 999),
+    frame=st.sampled_from([(240, 320), (480, 640), (640, 480), (300, 300), (1200, 900)]),
+    height=st.floats(0.08, 0.85),
+    where=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+    canvas=st.sampled_from(CANVASES),
+    rotate=st.floats(-15, 15),
+    stroke=st.floats(0.5, 1.4),
+    grain=st.floats(0, 1),
+    light=st.floats(0, 0.5),
+    shadow=st.one_of(st.just(0.0), st.floats(0.15, 0.5)),
+    blur=st.floats(0, 2.5),
+    jpeg=st.one_of(st.none(), st.integers(40, 95)),
+)
+def test_any_picture_of_a_digit_comes_out_in_mnist_form(test_split, index, frame, height, where, canvas, rotate, stroke,
+                                                        grain, light, shadow, blur, jpeg):
+    scene = Scene(frame=frame, digit_height=height, centre=where, canvas=canvas, rotate_deg=rotate, stroke=stroke,
+                  grain=grain, light_gradient=light, shadow=shadow, blur_sigma=blur,
+                  jpeg_quality=None if canvas == "transparent" else jpeg)
+    digit = preprocess(photograph(test_split[0][index], scene, np.random.default_rng(index)))
+    side, off_centre = mnist_form(digit)
+    assert 19 <= side <= 20, f"the ink's box is {side} pixels on its longer side"
+    assert off_centre <= 1.0, f"the centre of mass is {off_centre:.2f} pixels off (14, 14)"
+
+
+def test_a_small_digit_in_a_corner_of_a_white_canvas_fills_mnists_box(test_split):
+    """The page's canvas is opaque white: its ink map is a hair above zero everywhere, which once stretched the
+    crop to the whole canvas and shrank the digit to 7 x 4 pixels."""
+    canvas = Image.new("RGB", (280, 280), "white")
+    canvas.paste(Image.fromarray(255 - test_split[0][0].numpy()).resize((100, 100), Image.BICUBIC), (10, 10))
+    assert mnist_form(preprocess(canvas))[0] == 20
+
+
+@pytest.fixture(scope="module")
+def upright_digits(test_split) -> list[Image.Image]:
+    return [Image.fromarray(255 - digit.numpy()).resize((112, 112), Image.BICUBIC) for digit in test_split[0][:12]]
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_every_way_devices_store_a_picture_reads_like_the_plain_one(upright_digits, encoding):
+    """Orientation tags, 16-bit, 32-bit and float pixels, CMYK, palettes with and without transparency, 1-bit,
+    grey with alpha: each file gives the digit its plain PNG gives."""
+    for upright in upright_digits:
+        stored = ENCODINGS[encoding](upright)
+        digit, notes = read_digit(io.BytesIO(stored))
+        plain = preprocess(upright)
+        # 1-bit files lose the soft edges. Up to a pixel's shift: a centre of mass at x.5 rounds either way when the grey levels differ a little.
+        difference = min((digit.roll((dy, dx), (0, 1)) - plain).abs().mean() for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        assert difference < (0.06 if "1bit" in encoding else 0.04), f"{encoding}: {difference:.3f} mean difference from the plain picture ({notes})"
+        assert mnist_form(digit)[0] in (19, 20)
+    if "exif_orientation" in encoding:  # Pillow turns a TIFF upright itself while decoding it
+        assert any("orientation tag" in note for note in notes), notes

@@ -13,9 +13,11 @@ import warnings
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from scipy import ndimage
 
 MAX_PIXELS = 40_000_000  # larger images are refused: a guard against decompression bombs (a 7,000 x 5,700 photo fits)
 WORK_SIDE = 256  # the ink is found at this resolution at most: the result is 20 pixels tall anyway
@@ -44,6 +46,7 @@ def read_image(path: str | Path | BinaryIO) -> tuple[Image.Image, list[str]]:
                 notes.append(f"{frames} frames: the first one is used")
                 image = next(ImageSequence.Iterator(image))
             image.load()  # decode now, inside the guard: a truncated file fails here
+            image = _upright(image, notes)
     except DigitImageError:
         raise
     except UnidentifiedImageError as err:  # its message names the file object, which says nothing more
@@ -55,26 +58,93 @@ def read_image(path: str | Path | BinaryIO) -> tuple[Image.Image, list[str]]:
     return image, notes
 
 
+ORIENTATION_TURNS = {2: "mirrored", 3: "turned 180°", 4: "flipped", 5: "mirrored and turned",
+                     6: "turned 90° clockwise", 7: "mirrored and turned", 8: "turned 90° anticlockwise"}
+
+
+def _upright(image: Image.Image, notes: list[str]) -> Image.Image:
+    """The picture as a viewer shows it: phones store pixels as the sensor read them and an EXIF orientation tag
+    (JPEG, PNG, WebP, TIFF) saying how to turn them upright."""
+    try:
+        orientation = image.getexif().get(0x0112, 1)  # 0x0112: the EXIF Orientation tag
+    except Exception:  # noqa: BLE001 - a damaged EXIF block must not lose the picture: it is shown as stored
+        notes.append("its EXIF data is unreadable: used as stored")
+        return image
+    if orientation not in ORIENTATION_TURNS:
+        return image
+    notes.append(f"{ORIENTATION_TURNS[orientation]} upright, as its orientation tag says")
+    return ImageOps.exif_transpose(image)
+
+
+def grey_and_alpha(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """[H, W] float brightness in [0, 1] and, when the picture has transparency, [H, W] float opacity in [0, 1].
+
+    Pillow's own conversions to 8-bit clip 16-bit, 32-bit and float pixels instead of scaling them (a 16-bit PNG
+    turns white), so those modes are scaled here from the range their values were written in."""
+    alpha = None
+    if "A" in image.getbands() or "a" in image.getbands() or "transparency" in image.info:
+        rgba = image.convert("RGBA") if image.mode != "La" else image.convert("RGBa").convert("RGBA")
+        alpha = _pixels(rgba.getchannel("A")).float() / 255
+        image = rgba
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        values = torch.from_numpy(np.asarray(image, dtype=np.float64).copy())
+        return _written_range(values).float(), alpha
+    if image.mode == "CMYK":  # inks multiply: Pillow's own conversion subtracts them and turns rich black too dark
+        cyan, magenta, yellow, black = (_pixels(image.getchannel(band)).float() / 255 for band in "CMYK")
+        light = 1 - black
+        return (0.299 * (1 - cyan) + 0.587 * (1 - magenta) + 0.114 * (1 - yellow)) * light, alpha
+    return _pixels(image.convert("L")).float() / 255, alpha
+
+
+def _written_range(values: torch.Tensor) -> torch.Tensor:
+    """Integer or float pixels scaled to [0, 1] from the range they were most likely written in: [0, 1] (float
+    images from scientific tools), [0, 255], [0, 65535] (16-bit scanners), or their own range beyond that."""
+    low = min(0.0, float(values.min()))
+    high = float(values.max()) - low
+    scale = next((limit for limit in (1.0, 255.0, 65535.0) if high <= limit), high)
+    return ((values - low) / max(scale, 1e-12)).clamp(0, 1)
+
+
 def ink_map(image: Image.Image) -> torch.Tensor:
     """[H, W] float: how much ink each pixel holds, 0 (background) to 1, whatever the colours and background.
 
-    A picture with transparency takes its ink from the alpha channel (a digit drawn on a transparent canvas).
+    A picture with transparency is laid on white, as a viewer shows it, and read like any other; on black when the
+    ground is see-through and the marks are light (white chalk on a transparent layer). Colour, not opacity alone,
+    makes the ink: a palette's light halo around its strokes stays a soft edge.
     Otherwise the background's brightness is read off the image's border. On light paper, ink is how much darker
     a pixel is than the paper around it (a ratio, so a stroke in a shadow counts as much as one in full light);
     on a dark ground, how much brighter. Either way ink comes out as the high value, as in MNIST, and the
     background is estimated by a grey-level opening wider than any pen stroke.
     """
     shrunk = [max(1, round(side * min(1.0, WORK_SIDE / max(image.size)))) for side in (image.height, image.width)]
-    if "A" in image.getbands() or "transparency" in image.info:
-        alpha = _pixels(image.convert("RGBA").getchannel("A"))
-        if alpha.min() < 250:  # real transparency: the opaque strokes are the ink
-            return _resized(alpha.float() / 255, shrunk)
-    level = _resized(_pixels(image.convert("L")).float() / 255, shrunk)
-    border = torch.cat([level[0], level[-1], level[:, 0], level[:, -1]])
-    if border.median() > 0.5:  # dark ink on light paper: ink is how much darker than the paper around it a pixel is
+    grey, alpha = grey_and_alpha(image)
+    if alpha is None or float(alpha.min()) >= 250 / 255:
+        level = _resized(grey, shrunk)
+    else:  # shrunk premultiplied, so that the colour under see-through pixels does not bleed into the strokes
+        covered, alpha = _resized(grey * alpha, shrunk), _resized(alpha, shrunk)
+        # Laid on the ground a viewer would show it on: white, unless the marks themselves are light.
+        see_through = float(_border(alpha).median()) < 0.5
+        opaque = covered[alpha > 0.5] / alpha[alpha > 0.5]
+        darkest_marks = float(torch.quantile(opaque, 0.1)) if opaque.numel() else 0.0  # the strokes' core, not halos
+        ground = 0.0 if see_through and darkest_marks > 0.5 else 1.0
+        level = covered + ground * (1 - alpha)
+    if _dark_ink(level):  # ink is how much darker than the paper around it a pixel is
         paper = -_background(-level)  # the paper's brightness everywhere, strokes left out
         return (1 - level / paper.clamp(min=1 / 255)).clamp(0, 1)
     return (level - _background(level)).clamp(min=0)  # light ink on a dark ground, as MNIST
+
+
+def _border(image: torch.Tensor) -> torch.Tensor:
+    return torch.cat([image[0], image[-1], image[:, 0], image[:, -1]])
+
+
+def _dark_ink(level: torch.Tensor) -> bool:
+    """Whether the marks are darker than the ground: the ground's level is read off the border, and the ink is
+    whichever extreme lies farther from it (lightly smoothed, so single specks do not decide). Asking whether the
+    ground is light is not enough: a white digit on mid-grey has a light ground too."""
+    ground = float(_border(level).median())
+    smooth = F.avg_pool2d(level[None, None], 3, stride=1, padding=1, count_include_pad=False)
+    return ground - float(smooth.min()) > float(smooth.max()) - ground
 
 
 def _pixels(channel: Image.Image) -> torch.Tensor:
@@ -131,31 +201,75 @@ def otsu_threshold(values: torch.Tensor) -> float:
 
 
 def to_mnist(ink: torch.Tensor) -> torch.Tensor:
-    """[28, 28] float in [0, 1] from an ink map: threshold, crop to the ink, longer side to 20 px, centre of mass
-    at the centre of the frame. Raises DigitImageError when there is no ink to speak of."""
+    """[28, 28] float in [0, 1] from an ink map: threshold, keep the digit (not grain, specks or a shadow's edge),
+    crop to it, longer side to 20 px, centre of mass at the centre of the frame. Raises DigitImageError when there
+    is no ink to speak of."""
     if ink.numel() == 0 or float(ink.max()) < 0.1:
         raise DigitImageError("no digit found: the picture has no marks that stand out from its background")
     threshold = otsu_threshold(ink / ink.max()) * float(ink.max())
     strokes = ink > threshold
     if int(strokes.sum()) < 4:
         raise DigitImageError("no digit found: fewer than 4 pixels of ink")
+    digit = digit_strokes(strokes, ink)
     # Rescale so that the background's noise is 0 and typical stroke ink is 1, as in MNIST, keeping the anti-aliased
     # edges in between. The noise level is read away from the strokes (their soft edges are not noise): on a clean
     # picture, MNIST itself, it is 0 and nothing changes; on paper it removes grain, smudges and leftover shading.
     near = near_mask(strokes, reach=max(1, min(ink.shape) // 14))
     background = ink[~near] if bool((~near).any()) else ink[~strokes]
     floor = min(float(torch.quantile(background, 0.99)), threshold / 2) if background.numel() else 0.0
-    full = float(torch.quantile(ink[strokes], 0.75))
-    clean = ((ink - floor) / max(full - floor, 1e-6)).clamp(0, 1)
-    marked = clean > 0
+    full = float(torch.quantile(ink[digit], 0.75))
+    # Only the digit and its soft edges are kept: ink elsewhere (specks, another mark) would stretch the crop.
+    clean = ((ink - floor) / max(full - floor, 1e-6)).clamp(0, 1) * near_mask(digit, reach=3)
+    marked = clean > 1 / 255  # not > 0: a light background is a hair above zero in floating point
     rows, cols = marked.any(dim=1).nonzero().flatten(), marked.any(dim=0).nonzero().flatten()
-    digit = clean[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return centred(clean[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+
+
+def digit_strokes(strokes: torch.Tensor, ink: torch.Tensor) -> torch.Tensor:
+    """[H, W] bool: the pieces of `strokes` that make up the digit.
+
+    The piece holding the most ink is the digit's body; pieces close to what is kept so far join it (the bar of
+    a crossed 7, the flag of a 5, a stroke broken by a faint pen), nearest first. Pieces far away (paper grain,
+    dust, a shadow's edge, another mark) and crumbs too small to matter are left out."""
+    labels, count = ndimage.label(strokes.numpy(), structure=np.ones((3, 3)))
+    if count == 1:
+        return strokes
+    labels = torch.from_numpy(labels)
+    mass = torch.zeros(count + 1, dtype=torch.float64).index_add_(0, labels.flatten(), ink.flatten().double())
+    boxes = ndimage.find_objects(labels.numpy())  # (row slice, column slice) per piece
+    main = int(mass[1:].argmax()) + 1
+    kept, box = {main}, _box(boxes[main - 1])
+    candidates = [i for i in range(1, count + 1) if i != main and mass[i] >= 0.01 * mass[main]]
+    while candidates:
+        reach = max(2.0, 0.2 * max(box[2] - box[0], box[3] - box[1]))  # a fifth of the digit's size so far
+        gaps = [_gap(box, _box(boxes[i - 1])) for i in candidates]
+        nearest = min(range(len(candidates)), key=gaps.__getitem__)
+        if gaps[nearest] > reach:
+            break
+        piece = candidates.pop(nearest)
+        kept.add(piece)
+        other = _box(boxes[piece - 1])
+        box = (min(box[0], other[0]), min(box[1], other[1]), max(box[2], other[2]), max(box[3], other[3]))
+    return torch.isin(labels, torch.tensor(sorted(kept)))
+
+
+def _box(slices: tuple[slice, slice]) -> tuple[int, int, int, int]:
+    return slices[0].start, slices[1].start, slices[0].stop, slices[1].stop  # top, left, bottom, right
+
+
+def _gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Pixels between two boxes along the axis where they are farthest apart (0 when they overlap)."""
+    return max(0, b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3])
+
+
+def centred(digit: torch.Tensor) -> torch.Tensor:
+    """[28, 28]: `digit` (cropped to its ink) scaled to 20 px on its longer side, aspect kept, anti-aliased, placed
+    with its centre of mass at the frame's centre (MNIST: "translating the image so as to position this point at
+    the center of the 28x28 field"; its digits' centres of mass average row 14.0, column 14.0), ink kept in frame."""
     height, width = digit.shape
     scale = BOX / max(height, width)
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
     digit = _resized(digit, size).clamp(0, 1)
-    # Centre of mass to the frame's centre (MNIST: "translating the image so as to position this point at the
-    # center of the 28x28 field"; its digits' centres of mass average row 14.0, column 14.0), ink kept in frame.
     total = digit.sum().clamp(min=1e-6)
     centre_row = (digit.sum(dim=1) * torch.arange(size[0])).sum() / total
     centre_col = (digit.sum(dim=0) * torch.arange(size[1])).sum() / total
@@ -169,3 +283,10 @@ def to_mnist(ink: torch.Tensor) -> torch.Tensor:
 def preprocess(image: Image.Image) -> torch.Tensor:
     """The picture of one digit as MNIST would have it: [28, 28], light ink on black, pixel/255 scale."""
     return to_mnist(ink_map(image))
+
+
+def read_digit(source: str | Path | BinaryIO) -> tuple[torch.Tensor, list[str]]:
+    """A picture file (a path or an open binary file) -> [28, 28] as MNIST would have it, and notes about how it
+    was read: what the web page does with each drawing it is sent."""
+    image, notes = read_image(source)
+    return preprocess(image), notes

@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from mnist_lightning.inference.answer import answer
-from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_image
+from mnist_lightning.inference.preprocess import DigitImageError, read_digit
 
 log = logging.getLogger(__name__)
 ASSET_TYPES = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -123,8 +123,7 @@ def create_app(model, card: dict, max_upload_bytes: int = 10_000_000, unsure_bel
         return JSONResponse({"detail": "The server failed to answer; its log says why."}, status_code=500)
 
     def classify(data: bytes) -> dict:
-        image, notes = read_image(io.BytesIO(data))
-        digit = preprocess(image)
+        digit, notes = read_digit(io.BytesIO(data))
         probabilities = model.probabilities(digit[None])[0]
         said = answer(probabilities, unsure_below, unsure_margin)
         return {

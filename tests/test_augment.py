@@ -1,4 +1,5 @@
-"""data/augment.py: batched affine and elastic distortions, checked against torch's and Simard's references."""
+"""data/augment.py: batched affine and elastic distortions, checked against torch's and Simard's references, and the
+pen-and-picture changes, each checked for doing what it imitates."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ def test_augmentation_off_by_default_and_identity_when_all_zero():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"rotate_deg": -5}, {"translate": 1.0}, {"scale": (1.2, 0.8)}, {"shear_deg": 90}, {"elastic_alpha": -1}, {"elastic_sigma": 0}]
+    "kwargs", [{"rotate_deg": -5}, {"translate": 1.0}, {"scale": (1.2, 0.8)}, {"shear_deg": 90}, {"elastic_alpha": -1},
+               {"elastic_sigma": 0}, {"aspect": 2}, {"pen_width": 3}, {"broken": 1}, {"faint": -0.1}, {"blur_sigma": 4},
+               {"low_res": 1}, {"speckle": 0.5}, {"share": 0}]
 )
 def test_bad_augmentation_is_refused(kwargs):
     with pytest.raises(ValueError, match="regularizer.augment"):
@@ -96,3 +99,70 @@ def test_affine_path_equals_torchs_affine_grid():
     theta = distortion._affine(8, "cpu", torch.float32).transpose(1, 2)  # the same draws, as [8, 2, 3]
     reference = F.grid_sample(images, F.affine_grid(theta, [8, 1, 28, 28], align_corners=False), align_corners=False)
     assert torch.allclose(ours, reference, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def digits(test_split) -> torch.Tensor:
+    return test_split[0][:256].unsqueeze(1).float() / 255
+
+
+def _ink_area(x: torch.Tensor) -> torch.Tensor:
+    return (x > 0.5).float().sum(dim=(1, 2, 3))
+
+
+def test_pen_width_thickens_and_thins_strokes(digits):
+    torch.manual_seed(0)
+    change = torch.linspace(-1.5, 1.5, len(digits)).view(-1, 1, 1, 1)
+    from mnist_lightning.data.augment import _pen_width
+
+    out = _pen_width(digits, change)
+    ratio = _ink_area(out) / _ink_area(digits)
+    thinner, thicker = ratio[change.flatten() < -0.5], ratio[change.flatten() > 0.5]
+    assert thicker.min() > 1.3 and thinner.max() < 0.95  # a marker and a fine pen
+    assert (out.amax(dim=(1, 2, 3)) > 0.95).all()  # thinner, not fainter: the strokes keep their full ink
+
+
+def test_share_picks_that_part_of_the_batch(digits):
+    torch.manual_seed(0)
+    out = RandomDistortion(speckle=0.05, share=0.25)(digits)
+    changed = (out != digits).flatten(1).any(dim=1)
+    assert int(changed.sum()) == 64 and bool(changed[changed.nonzero()[0]:][:64].all())  # one window of 64
+
+
+def test_broken_strokes_lose_about_that_share_of_their_ink(digits):
+    torch.manual_seed(0)
+    out = RandomDistortion(broken=0.3, share=1.0)(digits)
+    kept = out.sum() / digits.sum()
+    assert 0.55 < kept < 0.85
+    assert ((out > 0) <= (digits > 0)).all()  # gaps only: no ink appears
+
+
+def test_faint_strokes_are_lighter_in_places_but_keep_their_shape(digits):
+    torch.manual_seed(0)
+    out = RandomDistortion(faint=0.8, share=1.0)(digits)
+    assert torch.equal(out > 0, digits > 0)
+    assert 0.45 < out.sum() / digits.sum() < 0.9
+
+
+def test_blur_and_low_resolution_spread_ink_without_losing_it(digits):
+    torch.manual_seed(0)
+    for knob in ({"blur_sigma": 2.0}, {"low_res": 0.6}):
+        out = RandomDistortion(**knob, share=1.0)(digits)
+        assert out.sum() / digits.sum() == pytest.approx(1.0, abs=0.05), knob  # nothing lost (the frame has margin)
+        assert (out > 0.02).sum() > 1.15 * (digits > 0.02).sum(), knob  # softer edges: more pixels hold some ink
+
+
+def test_speckle_sprinkles_that_share_of_pixels(digits):
+    torch.manual_seed(0)
+    out = RandomDistortion(speckle=0.02, share=1.0)(digits)
+    new_ink = ((out > 0.05) & (digits == 0)).float().mean() / (digits == 0).float().mean()
+    assert new_ink == pytest.approx(0.02 * 0.95, rel=0.15)  # a speck is random brightness: 95 % are above 0.05
+
+
+def test_aspect_makes_digits_wider_and_narrower():
+    bar = torch.zeros(2000, 1, 28, 28)
+    bar[..., 8:20, 8:20] = 1.0  # a square: its width over its height is the aspect drawn
+    out = RandomDistortion(aspect=0.3)(bar)
+    width, height = (out > 0.5).any(dim=2).sum(dim=(1, 2)).float(), (out > 0.5).any(dim=3).sum(dim=(1, 2)).float()
+    ratio = width / height
+    assert ratio.min() < 0.85 and ratio.max() > 1.2 and ratio.max() < 1.4 and (height == 12).float().mean() > 0.9

@@ -1,10 +1,16 @@
-"""Batched random distortions of digit images: affine (rotation, shear, zoom, shift) and elastic.
+"""Batched random distortions of digit images: the hand (rotation, slant, aspect, zoom, shift, elastic wobble) and
+the pen and the picture (stroke width, broken and faint strokes, blur, low resolution, speckle).
 
 Every image in the batch gets its own random parameters, and the whole batch is resampled by one `grid_sample`
 call on its device: no PIL, no Python loop over images. Elastic distortion (Simard, Steinkraus & Platt, 2003)
 moves every pixel by a smooth random field: uniform noise blurred by a Gaussian of width `elastic_sigma`, scaled
 by `elastic_alpha` (computed here by matrix products, see `_grid`). It imitates the wobble of handwriting,
 which affine maps cannot.
+
+The pen-and-picture knobs imitate what is left of a photo or a drawing once `inference/preprocess.py` has put it
+into MNIST's form: a fine pen or a marker gives strokes thinner or thicker than MNIST's, a digit small in its photo
+is upscaled from a few pixels (blurred, blocky), a skipping pen or a faint scan breaks strokes, paper grain leaves
+specks. Each is one batched tensor operation; an image's share of each is drawn on its own.
 
 There is deliberately no flip: a mirrored 2, 3, 4, 5, 6, 7 or 9 is no longer that digit.
 """
@@ -29,6 +35,14 @@ class RandomDistortion:
     scale: tuple[float, float] = (1.0, 1.0)  # zoom factor drawn uniformly from this range
     elastic_alpha: float = 0.0  # strength: alpha x blurred noise, in pixels (0 = off; Simard et al. used 34)
     elastic_sigma: float = 4.0  # smoothness of the displacement field, in pixels
+    aspect: float = 0.0  # width scaled against height by a factor in [1 / (1 + aspect), 1 + aspect], log-uniform
+    pen_width: float = 0.0  # strokes thickened or thinned by up to this many pixels a side
+    broken: float = 0.0  # share of the strokes lost in a few random gaps (a skipping pen, a faint scan)
+    faint: float = 0.0  # ink darkness varies smoothly along the strokes by up to this share (pressure, a dry pen)
+    blur_sigma: float = 0.0  # Gaussian blur, sigma uniform in [0, blur_sigma] pixels (defocus, a soft pencil)
+    low_res: float = 0.0  # seen at a resolution down to (1 - low_res) x 28 pixels and scaled back (a small digit)
+    speckle: float = 0.0  # share of pixels turned into specks of random brightness (grain, dust, noise)
+    share: float = 0.5  # each pen-and-picture change acts on this share of a batch, its own images for each
 
     def __post_init__(self) -> None:
         lo, hi = self.scale
@@ -39,28 +53,47 @@ class RandomDistortion:
             (0 < lo <= hi, "scale must be [low, high] with 0 < low <= high", self.scale),
             (self.elastic_alpha >= 0, "elastic_alpha must be >= 0", self.elastic_alpha),
             (self.elastic_sigma > 0, "elastic_sigma must be > 0", self.elastic_sigma),
+            (0 <= self.aspect <= 1, "aspect must be in [0, 1]", self.aspect),
+            (0 <= self.pen_width <= 2, "pen_width must be in [0, 2] (pixels a side)", self.pen_width),
+            (0 <= self.broken < 1, "broken must be in [0, 1) (a share of the strokes)", self.broken),
+            (0 <= self.faint < 1, "faint must be in [0, 1)", self.faint),
+            (0 <= self.blur_sigma <= 3, "blur_sigma must be in [0, 3] (pixels)", self.blur_sigma),
+            (0 <= self.low_res < 1, "low_res must be in [0, 1)", self.low_res),
+            (0 <= self.speckle <= 0.1, "speckle must be in [0, 0.1] (a share of pixels)", self.speckle),
+            (0 < self.share <= 1, "share must be in (0, 1]", self.share),
         )
         for ok, rule, value in checks:
             if not ok:
                 raise ValueError(f"regularizer.augment.{rule}, got {value}.")
 
     @property
-    def enabled(self) -> bool:
-        affine = self.rotate_deg or self.shear_deg or self.translate or tuple(self.scale) != (1.0, 1.0)
+    def geometric(self) -> bool:
+        affine = self.rotate_deg or self.shear_deg or self.translate or tuple(self.scale) != (1.0, 1.0) or self.aspect
         return bool(affine or self.elastic_alpha)
+
+    @property
+    def pen_and_picture(self) -> bool:
+        return bool(self.pen_width or self.broken or self.faint or self.blur_sigma or self.low_res or self.speckle)
+
+    @property
+    def enabled(self) -> bool:
+        return self.geometric or self.pen_and_picture
 
     def _affine(self, n: int, device, dtype) -> torch.Tensor:
         """[n, 3, 2] transposed affine matrices mapping output to input coordinates ([-1, 1], as affine_grid)."""
-        u = torch.rand(5, n, device=device, dtype=dtype) * 2 - 1  # one draw for all five parameters
+        # One draw for all parameters; a sixth row only with aspect on, so that older recipes draw what they drew.
+        u = torch.rand(6 if self.aspect else 5, n, device=device, dtype=dtype) * 2 - 1
         angle = u[0] * math.radians(self.rotate_deg)
         shear = torch.tan(u[1] * math.radians(self.shear_deg))
         lo, hi = self.scale
         zoom = lo + (u[2] + 1) / 2 * (hi - lo)  # zooming in = sampling a smaller area
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
         shift_x, shift_y = u[3] * (2 * self.translate), u[4] * (2 * self.translate)  # t of the image is 2t here
+        # Stretching the output's width by w samples the input at x / w: the coefficients of x shrink by w.
+        widen = torch.exp(u[5] * math.log1p(self.aspect)) if self.aspect else torch.ones_like(zoom)
         # rows: the coefficients of x, y and 1 in (input x, input y) = rotation @ [[1, shear], [0, 1]] @ (x, y) + shift
         return torch.stack([
-            torch.stack([cos, sin], dim=1),
+            torch.stack([cos / widen, sin / widen], dim=1),
             torch.stack([cos * shear - sin, sin * shear + cos], dim=1),
             torch.stack([shift_x, shift_y], dim=1),
         ], dim=1)
@@ -97,11 +130,86 @@ class RandomDistortion:
         return (left @ (core.view(n * 2, rows + 2, cols + 2) @ right.T)).view(n, 2, height, width)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """images: float [B, C, H, W] with background 0; returns the same shape, each image distorted on its own."""
-        n, _, height, width = images.shape
-        grid = self._grid(n, height, width, images.device, images.dtype)
-        # grid_sample wants [n, H, W, 2]; it reads the permuted view as fast as a contiguous copy.
-        return F.grid_sample(images, grid.permute(0, 2, 3, 1), mode="bilinear", padding_mode="zeros", align_corners=False)
+        """images: float [B, C, H, W] in [0, 1] with background 0; returns the same shape, each image distorted on
+        its own."""
+        if self.geometric:
+            n, _, height, width = images.shape
+            grid = self._grid(n, height, width, images.device, images.dtype)
+            # grid_sample wants [n, H, W, 2]; it reads the permuted view as fast as a contiguous copy.
+            images = F.grid_sample(images, grid.permute(0, 2, 3, 1), mode="bilinear", padding_mode="zeros",
+                                   align_corners=False)
+        return self._pen_and_picture(images) if self.pen_and_picture else images
+
+    def _pen_and_picture(self, x: torch.Tensor) -> torch.Tensor:
+        """The pen's and the picture's changes, in the order they happen: the pen draws (width, gaps, pressure),
+        then the camera or scanner sees (resolution, blur, grain). Each acts on its own random `share` of the
+        batch: a window at a random offset, which is a random subset since batches come shuffled, and costs a
+        slice instead of a gather (these changes would otherwise double an MLP's step time on a CPU)."""
+        x = x.clone()
+        if self.pen_width:
+            window = self._window(x)
+            window.copy_(_pen_width(window, _per_image(window, -self.pen_width, self.pen_width)))
+        if self.broken:
+            window = self._window(x)
+            window.mul_(_smooth_field(window, 7) >= self.broken)
+        if self.faint:
+            window = self._window(x)
+            window.mul_(1 - _per_image(window, 0, self.faint) * _smooth_field(window, 4))
+        if self.low_res:
+            window = self._window(x)
+            side = round(x.shape[-1] * (1 - self.low_res * float(torch.rand(()))))  # one resolution per window
+            small = F.interpolate(window, size=(side, side), mode="area")
+            window.copy_(F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False))
+        if self.blur_sigma:
+            window = self._window(x)
+            sigma = _per_image(window, 0, self.blur_sigma).flatten()
+            window.copy_(_gaussian_blur(window, sigma, math.ceil(2 * self.blur_sigma)))
+        if self.speckle:
+            window = self._window(x)
+            specks = torch.rand_like(window) < self.speckle
+            window.copy_(torch.where(specks, torch.rand_like(window), window))
+        return x.clamp_(0, 1)
+
+    def _window(self, x: torch.Tensor) -> torch.Tensor:
+        """A view of `share` of the images of x, starting at a random image."""
+        n = max(1, round(self.share * x.shape[0]))
+        start = int(torch.randint(x.shape[0] - n + 1, ()))
+        return x[start : start + n]
+
+
+def _per_image(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """[B, 1, 1, 1]: one uniform number in [low, high] per image of the batch x."""
+    return low + (high - low) * torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
+
+
+def _smooth_field(x: torch.Tensor, cells: int) -> torch.Tensor:
+    """[B, 1, H, W] in [0, 1]: uniform noise on a cells x cells grid, smoothly upsampled to x's size."""
+    noise = torch.rand(x.shape[0], 1, cells, cells, device=x.device, dtype=x.dtype)
+    return F.interpolate(noise, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def _pen_width(x: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
+    """Strokes `change` pixels a side thicker (> 0) or thinner (< 0), per image. Thicker: grey dilations by a 3x3
+    square, blended in by the fraction of a pixel. Thinner: the soft edges below a level are cut and the rest
+    stretched back to full ink, which narrows a stroke without erasing MNIST's 2-pixel ones as an erosion would."""
+    dilated = F.max_pool2d(x, 3, stride=1, padding=1)
+    thicker = x + change.clamp(0, 1) * (dilated - x)
+    if float(change.max()) > 1:
+        thicker = thicker + (change - 1).clamp(0, 1) * (F.max_pool2d(dilated, 3, stride=1, padding=1) - dilated)
+    level = (-change).clamp(0, 1) * 0.6  # the share of the edge's ink range cut away
+    thinner = ((x - level) / (1 - level)).clamp(min=0)
+    return torch.where(change > 0, thicker, thinner)
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Tensor:
+    """x [B, 1, H, W] blurred by a Gaussian of its own sigma per image ([B]; 0 leaves it as it is): one grouped
+    convolution per axis for the whole batch."""
+    offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    kernels = torch.exp(-(offsets**2) / (2 * sigma.clamp(min=1e-3)[:, None] ** 2))
+    kernels = kernels / kernels.sum(dim=1, keepdim=True)  # [B, 2 * radius + 1]
+    n, _, height, width = x.shape
+    rows = F.conv2d(x.reshape(1, n, height, width), kernels[:, None, :, None], padding=(radius, 0), groups=n)
+    return F.conv2d(rows, kernels[:, None, None, :], padding=(0, radius), groups=n).view_as(x)
 
 
 @functools.lru_cache(maxsize=16)

@@ -68,6 +68,8 @@ def describe_training(hparams: dict, run: dict) -> str:
     parts += [f"{name} {value}" for name, value in penalties.items() if value]
     regularizer = run.get("regularizer", {})
     augment = {key: value for key, value in regularizer.get("augment", {}).items() if value and value != [1.0, 1.0]}
+    if not set(augment) & {"pen_width", "broken", "faint", "blur_sigma", "low_res", "speckle"}:
+        augment.pop("share", None)  # the share of a batch those changes act on says nothing when none is on
     if augment:
         parts.append("augmented (" + ", ".join(f"{key} {value}" for key, value in augment.items()) + ")")
     if regularizer.get("ema_decay") or regularizer.get("ema_epochs"):

@@ -200,17 +200,30 @@ def otsu_threshold(values: torch.Tensor) -> float:
     return float(levels[between.argmax()] + 0.5 / 256)
 
 
+def stroke_threshold(ink: torch.Tensor) -> float:
+    """The ink level above which a pixel is part of a stroke: Otsu's split, but never within the background's own
+    noise (its median plus 6 robust standard deviations). A small digit is a sliver of the histogram, and Otsu
+    would then split the paper's grain in two instead of the strokes from the paper."""
+    otsu = otsu_threshold(ink / ink.max()) * float(ink.max())
+    flat = ink.flatten()
+    if flat.numel() > 1_000_000:  # quantiles of a sample are as good, and torch.quantile refuses > 16 M values
+        flat = flat[:: flat.numel() // 1_000_000 + 1]
+    median = float(flat.median())
+    spread = 1.4826 * float((flat - median).abs().median())  # the standard deviation, were the noise Gaussian
+    return max(otsu, min(median + 6 * spread, 0.5 * float(ink.max())))
+
+
 def to_mnist(ink: torch.Tensor) -> torch.Tensor:
     """[28, 28] float in [0, 1] from an ink map: threshold, keep the digit (not grain, specks or a shadow's edge),
     crop to it, longer side to 20 px, centre of mass at the centre of the frame. Raises DigitImageError when there
     is no ink to speak of."""
     if ink.numel() == 0 or float(ink.max()) < 0.1:
         raise DigitImageError("no digit found: the picture has no marks that stand out from its background")
-    threshold = otsu_threshold(ink / ink.max()) * float(ink.max())
+    threshold = stroke_threshold(ink)
     strokes = ink > threshold
     if int(strokes.sum()) < 4:
         raise DigitImageError("no digit found: fewer than 4 pixels of ink")
-    digit = digit_strokes(strokes, ink)
+    digit = digit_strokes(strokes, ink - threshold)
     # Rescale so that the background's noise is 0 and typical stroke ink is 1, as in MNIST, keeping the anti-aliased
     # edges in between. The noise level is read away from the strokes (their soft edges are not noise): on a clean
     # picture, MNIST itself, it is 0 and nothing changes; on paper it removes grain, smudges and leftover shading.
@@ -226,7 +239,8 @@ def to_mnist(ink: torch.Tensor) -> torch.Tensor:
 
 
 def digit_strokes(strokes: torch.Tensor, ink: torch.Tensor) -> torch.Tensor:
-    """[H, W] bool: the pieces of `strokes` that make up the digit.
+    """[H, W] bool: the pieces of `strokes` that make up the digit, weighed by `ink` (the ink above the stroke
+    threshold: a smudge or a patch of grain that barely passes it weighs little, however large).
 
     The piece holding the most ink is the digit's body; pieces close to what is kept so far join it (the bar of
     a crossed 7, the flag of a 5, a stroke broken by a faint pen), nearest first. Pieces far away (paper grain,

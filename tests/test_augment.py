@@ -33,7 +33,7 @@ def test_augmentation_off_by_default_and_identity_when_all_zero():
 @pytest.mark.parametrize(
     "kwargs", [{"rotate_deg": -5}, {"translate": 1.0}, {"scale": (1.2, 0.8)}, {"shear_deg": 90}, {"elastic_alpha": -1},
                {"elastic_sigma": 0}, {"aspect": 2}, {"pen_width": 3}, {"broken": 1}, {"faint": -0.1}, {"blur_sigma": 4},
-               {"low_res": 1}, {"speckle": 0.5}, {"share": 0}]
+               {"low_res": 0.95}, {"speckle": 0.5}, {"share": 0}]
 )
 def test_bad_augmentation_is_refused(kwargs):
     with pytest.raises(ValueError, match="regularizer.augment"):
@@ -115,18 +115,22 @@ def test_pen_width_thickens_and_thins_strokes(digits):
     change = torch.linspace(-1.5, 1.5, len(digits)).view(-1, 1, 1, 1)
     from mnist_lightning.data.augment import _pen_width
 
-    out = _pen_width(digits, change)
+    out = _pen_width(digits, change, two_steps=True)
     ratio = _ink_area(out) / _ink_area(digits)
     thinner, thicker = ratio[change.flatten() < -0.5], ratio[change.flatten() > 0.5]
     assert thicker.min() > 1.3 and thinner.max() < 0.95  # a marker and a fine pen
     assert (out.amax(dim=(1, 2, 3)) > 0.95).all()  # thinner, not fainter: the strokes keep their full ink
 
 
-def test_share_picks_that_part_of_the_batch(digits):
+def test_share_picks_that_part_of_the_batch_every_image_alike(digits):
     torch.manual_seed(0)
-    out = RandomDistortion(speckle=0.05, share=0.25)(digits)
-    changed = (out != digits).flatten(1).any(dim=1)
-    assert int(changed.sum()) == 64 and bool(changed[changed.nonzero()[0]:][:64].all())  # one window of 64
+    distortion = RandomDistortion(speckle=0.05, share=0.25)
+    counts = torch.zeros(len(digits))
+    for _ in range(400):
+        changed = (distortion(digits) != digits).flatten(1).any(dim=1)
+        assert int(changed.sum()) == 64  # a quarter of 256
+        counts += changed
+    assert counts.min() > 0.6 * 100 and counts.max() < 1.4 * 100  # ~100 each: the batch's ends as often as its middle
 
 
 def test_broken_strokes_lose_about_that_share_of_their_ink(digits):

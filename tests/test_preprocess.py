@@ -168,3 +168,43 @@ def test_every_way_devices_store_a_picture_reads_like_the_plain_one(upright_digi
         assert mnist_form(digit)[0] in (19, 20)
     if "exif_orientation" in encoding:  # Pillow turns a TIFF upright itself while decoding it
         assert any("orientation tag" in note for note in notes), notes
+
+
+def _wide(digit: torch.Tensor, mode: str, low: float, high: float) -> Image.Image:
+    """The digit (light on dark) with its grey levels spread over [low, high], in a 16-bit or float mode."""
+    values = low + (high - low) * digit.numpy().astype(np.float32) / 255
+    return Image.fromarray(values.astype(np.uint16) if mode == "I;16" else values, mode=None if mode == "I;16" else "F")
+
+
+@pytest.mark.parametrize("case", ["12-bit in a 16-bit file", "float with resampling overshoot", "float with a NaN",
+                                  "16-bit with a transparent value", "LAB"])
+def test_pictures_from_scientific_and_print_tools_read_like_the_digit(test_split, case, tmp_path):
+    digit = test_split[0][3]
+    plain = preprocess(picture(digit))
+    if case == "12-bit in a 16-bit file":
+        image = _wide(digit, "I;16", 0, 4095)
+    elif case.startswith("float"):
+        image = _wide(digit, "F", -0.03, 1.05)
+        if "NaN" in case:
+            values = np.asarray(image).copy()
+            values[0, 0] = np.nan
+            image = Image.fromarray(values, mode="F")
+    elif case.startswith("16-bit"):  # dark ink on light, the paper's value declared see-through
+        image = _wide(255 - digit, "I;16", 5000, 30000)
+        path = tmp_path / "scan.png"
+        image.save(path, transparency=65000)
+        image, _ = read_image(path)
+    else:
+        grey = picture(digit)
+        neutral = Image.new("L", grey.size, 128)  # a* and b* at their middle: no colour
+        image = Image.merge("LAB", (grey, neutral, neutral))
+    assert (preprocess(image) - plain).abs().mean() < 0.03, case
+
+
+def test_a_picture_of_thousands_of_dots_is_answered(test_split):
+    """A dithered or dotted picture has thousands of pieces of ink; the digit is chosen among the heaviest."""
+    dots = np.full((256, 256), 255, dtype=np.uint8)
+    dots[::4, ::4] = 0  # 4,096 separate dots
+    digit = np.asarray(Image.fromarray(255 - test_split[0][0].numpy()).resize((160, 160), Image.BICUBIC))
+    dots[48:208, 48:208] = np.minimum(dots[48:208, 48:208], digit)
+    assert mnist_form(preprocess(Image.fromarray(dots)))[0] in (19, 20)

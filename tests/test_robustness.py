@@ -94,3 +94,16 @@ def test_from_the_command_line_on_an_onnx_file(exported_model, tmp_path):
 def test_an_unknown_suite_is_refused_with_the_choices(trained_checkpoint, tmp_path):
     with pytest.raises(ValueError, match="unknown suite 'sketches'; choose from"):
         robustness(compose_robustness(tmp_path, f"ckpt_path={trained_checkpoint}", "suites=[sketches]"))
+
+
+def test_split_val_refuses_a_model_trained_on_the_holdout(trained_checkpoint, tmp_path):
+    record = trained_checkpoint.parent.parent / "metrics.json"
+    metrics = json.loads(record.read_text())
+    copy = tmp_path / "run" / "checkpoints" / trained_checkpoint.name
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(trained_checkpoint.read_bytes())
+    metrics["best_checkpoint"] = str(copy)
+    metrics["normalization"]["train_images"] = 60_000  # as a final fit with data.val_size=0 records it
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ValueError, match="trained on 60,000 images, the validation holdout included"):
+        robustness(compose_robustness(tmp_path / "out", f"ckpt_path={copy}", "split=val", "suites=[encodings]"))

@@ -1,7 +1,7 @@
 """Batched random distortions of digit images: the hand (rotation, slant, aspect, zoom, shift, elastic wobble) and
 the pen and the picture (stroke width, broken and faint strokes, blur, low resolution, speckle).
 
-Every image in the batch gets its own random parameters, and the whole batch is resampled by one `grid_sample`
+Every image in the batch gets its own random geometry, and the whole batch is resampled by one `grid_sample`
 call on its device: no PIL, no Python loop over images. Elastic distortion (Simard, Steinkraus & Platt, 2003)
 moves every pixel by a smooth random field: uniform noise blurred by a Gaussian of width `elastic_sigma`, scaled
 by `elastic_alpha` (computed here by matrix products, see `_grid`). It imitates the wobble of handwriting,
@@ -10,7 +10,8 @@ which affine maps cannot.
 The pen-and-picture knobs imitate what is left of a photo or a drawing once `inference/preprocess.py` has put it
 into MNIST's form: a fine pen or a marker gives strokes thinner or thicker than MNIST's, a digit small in its photo
 is upscaled from a few pixels (blurred, blocky), a skipping pen or a faint scan breaks strokes, paper grain leaves
-specks. Each is one batched tensor operation; an image's share of each is drawn on its own.
+specks. Each is one batched tensor operation on a random share of the batch, its strength drawn per image (the
+resolution per batch).
 
 There is deliberately no flip: a mirrored 2, 3, 4, 5, 6, 7 or 9 is no longer that digit.
 """
@@ -36,11 +37,11 @@ class RandomDistortion:
     elastic_alpha: float = 0.0  # strength: alpha x blurred noise, in pixels (0 = off; Simard et al. used 34)
     elastic_sigma: float = 4.0  # smoothness of the displacement field, in pixels
     aspect: float = 0.0  # width scaled against height by a factor in [1 / (1 + aspect), 1 + aspect], log-uniform
-    pen_width: float = 0.0  # strokes thickened or thinned by up to this many pixels a side
-    broken: float = 0.0  # share of the strokes lost in a few random gaps (a skipping pen, a faint scan)
+    pen_width: float = 0.0  # strokes thickened by up to this many pixels a side, or thinned by up to one
+    broken: float = 0.0  # share of the picture cut away in a few smooth gaps (a skipping pen, a faint scan)
     faint: float = 0.0  # ink darkness varies smoothly along the strokes by up to this share (pressure, a dry pen)
     blur_sigma: float = 0.0  # Gaussian blur, sigma uniform in [0, blur_sigma] pixels (defocus, a soft pencil)
-    low_res: float = 0.0  # seen at a resolution down to (1 - low_res) x 28 pixels and scaled back (a small digit)
+    low_res: float = 0.0  # seen at down to (1 - low_res) x 28 pixels and scaled back (a small digit), one per batch
     speckle: float = 0.0  # share of pixels turned into specks of random brightness (grain, dust, noise)
     share: float = 0.5  # each pen-and-picture change acts on this share of a batch, its own images for each
 
@@ -55,10 +56,10 @@ class RandomDistortion:
             (self.elastic_sigma > 0, "elastic_sigma must be > 0", self.elastic_sigma),
             (0 <= self.aspect <= 1, "aspect must be in [0, 1]", self.aspect),
             (0 <= self.pen_width <= 2, "pen_width must be in [0, 2] (pixels a side)", self.pen_width),
-            (0 <= self.broken < 1, "broken must be in [0, 1) (a share of the strokes)", self.broken),
+            (0 <= self.broken < 1, "broken must be in [0, 1) (a share of the picture)", self.broken),
             (0 <= self.faint < 1, "faint must be in [0, 1)", self.faint),
             (0 <= self.blur_sigma <= 3, "blur_sigma must be in [0, 3] (pixels)", self.blur_sigma),
-            (0 <= self.low_res < 1, "low_res must be in [0, 1)", self.low_res),
+            (0 <= self.low_res <= 0.9, "low_res must be in [0, 0.9]", self.low_res),
             (0 <= self.speckle <= 0.1, "speckle must be in [0, 0.1] (a share of pixels)", self.speckle),
             (0 < self.share <= 1, "share must be in (0, 1]", self.share),
         )
@@ -138,43 +139,45 @@ class RandomDistortion:
             # grid_sample wants [n, H, W, 2]; it reads the permuted view as fast as a contiguous copy.
             images = F.grid_sample(images, grid.permute(0, 2, 3, 1), mode="bilinear", padding_mode="zeros",
                                    align_corners=False)
-        return self._pen_and_picture(images) if self.pen_and_picture else images
+        if self.pen_and_picture:
+            # In place from here on: on a copy when the batch is still the caller's.
+            images = self._pen_and_picture(images if self.geometric else images.clone())
+        return images
 
     def _pen_and_picture(self, x: torch.Tensor) -> torch.Tensor:
         """The pen's and the picture's changes, in the order they happen: the pen draws (width, gaps, pressure),
-        then the camera or scanner sees (resolution, blur, grain). Each acts on its own random `share` of the
-        batch: a window at a random offset, which is a random subset since batches come shuffled, and costs a
-        slice instead of a gather (these changes would otherwise double an MLP's step time on a CPU)."""
-        x = x.clone()
+        then the camera or scanner sees (resolution, blur, grain). Each acts on its own `share` of the batch."""
         if self.pen_width:
-            window = self._window(x)
-            window.copy_(_pen_width(window, _per_image(window, -self.pen_width, self.pen_width)))
+            self._on_share(x, lambda w: _pen_width(w, _per_image(w, -self.pen_width, self.pen_width), self.pen_width > 1))
         if self.broken:
-            window = self._window(x)
-            window.mul_(_smooth_field(window, 7) >= self.broken)
+            self._on_share(x, lambda w: w * _gaps(w, self.broken))
         if self.faint:
-            window = self._window(x)
-            window.mul_(1 - _per_image(window, 0, self.faint) * _smooth_field(window, 4))
+            self._on_share(x, lambda w: w * (1 - _per_image(w, 0, self.faint) * _smooth_field(w, 4)))
         if self.low_res:
-            window = self._window(x)
-            side = round(x.shape[-1] * (1 - self.low_res * float(torch.rand(()))))  # one resolution per window
-            small = F.interpolate(window, size=(side, side), mode="area")
-            window.copy_(F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False))
+            self._on_share(x, self._low_resolution)
         if self.blur_sigma:
-            window = self._window(x)
-            sigma = _per_image(window, 0, self.blur_sigma).flatten()
-            window.copy_(_gaussian_blur(window, sigma, math.ceil(2 * self.blur_sigma)))
+            radius = math.ceil(2 * self.blur_sigma)
+            self._on_share(x, lambda w: _gaussian_blur(w, _per_image(w, 0, self.blur_sigma).flatten(), radius))
         if self.speckle:
-            window = self._window(x)
-            specks = torch.rand_like(window) < self.speckle
-            window.copy_(torch.where(specks, torch.rand_like(window), window))
+            self._on_share(x, lambda w: torch.where(torch.rand_like(w) < self.speckle, torch.rand_like(w), w))
         return x.clamp_(0, 1)
 
-    def _window(self, x: torch.Tensor) -> torch.Tensor:
-        """A view of `share` of the images of x, starting at a random image."""
-        n = max(1, round(self.share * x.shape[0]))
-        start = int(torch.randint(x.shape[0] - n + 1, ()))
-        return x[start : start + n]
+    def _on_share(self, x: torch.Tensor, change) -> None:
+        """x's images from a random one on, `share` of them, wrapping round the batch's end, replaced in place by
+        `change` of them: a random subset, every image equally likely, since batches come shuffled; and one or two
+        slices instead of a gather (these changes would otherwise double an MLP's step time on a CPU)."""
+        size = x.shape[0]
+        n = max(1, round(self.share * size))
+        start = int(torch.randint(size, ()))
+        for window in (x[start : start + n], x[: max(0, start + n - size)]):
+            if len(window):
+                window.copy_(change(window))
+
+    def _low_resolution(self, x: torch.Tensor) -> torch.Tensor:
+        """x seen at one random resolution between (1 - low_res) x and 1 x its own, and scaled back."""
+        side = max(2, round(x.shape[-1] * (1 - self.low_res * float(torch.rand(())))))
+        small = F.interpolate(x, size=(side, side), mode="area")
+        return F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def _per_image(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -188,17 +191,26 @@ def _smooth_field(x: torch.Tensor, cells: int) -> torch.Tensor:
     return F.interpolate(noise, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def _pen_width(x: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
+def _pen_width(x: torch.Tensor, change: torch.Tensor, two_steps: bool) -> torch.Tensor:
     """Strokes `change` pixels a side thicker (> 0) or thinner (< 0), per image. Thicker: grey dilations by a 3x3
-    square, blended in by the fraction of a pixel. Thinner: the soft edges below a level are cut and the rest
-    stretched back to full ink, which narrows a stroke without erasing MNIST's 2-pixel ones as an erosion would."""
+    square (a second one when `two_steps`), blended in by the fraction of a pixel. Thinner, by at most a pixel a
+    side: the soft edges below a level are cut and the rest stretched back to full ink, which narrows a stroke
+    without erasing MNIST's 2-pixel ones as an erosion would."""
     dilated = F.max_pool2d(x, 3, stride=1, padding=1)
     thicker = x + change.clamp(0, 1) * (dilated - x)
-    if float(change.max()) > 1:
+    if two_steps:
         thicker = thicker + (change - 1).clamp(0, 1) * (F.max_pool2d(dilated, 3, stride=1, padding=1) - dilated)
     level = (-change).clamp(0, 1) * 0.6  # the share of the edge's ink range cut away
     thinner = ((x - level) / (1 - level)).clamp(min=0)
     return torch.where(change > 0, thicker, thinner)
+
+
+def _gaps(x: torch.Tensor, share: float) -> torch.Tensor:
+    """[B, 1, H, W] of 0 and 1: `share` of each image's area cut away in smooth blobs (a smooth random field's
+    lowest values), strokes included."""
+    field = _smooth_field(x, 7).flatten(1)
+    cut = field.kthvalue(max(1, round(share * field.shape[1])), dim=1, keepdim=True).values
+    return (field > cut).view_as(x).to(x.dtype)
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Tensor:

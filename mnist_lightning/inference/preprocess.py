@@ -22,6 +22,7 @@ from scipy import ndimage
 MAX_PIXELS = 40_000_000  # larger images are refused: a guard against decompression bombs (a 7,000 x 5,700 photo fits)
 WORK_SIDE = 256  # the ink is found at this resolution at most: the result is 20 pixels tall anyway
 BOX, FRAME = 20, 28  # MNIST's size-normalization box and frame
+MAX_PIECES = 64  # pieces of ink considered for the digit beyond its body: strokes, bars, flags, dots of a broken line
 
 
 class DigitImageError(ValueError):
@@ -42,7 +43,7 @@ def read_image(path: str | Path | BinaryIO) -> tuple[Image.Image, list[str]]:
                     "decompression bombs); scale the picture down first."
                 )
             frames = getattr(image, "n_frames", 1)
-            if frames > 1:
+            if frames > 1 and image.format != "MPO":  # a phone's MPO holds the photo and its depth or gain maps
                 notes.append(f"{frames} frames: the first one is used")
                 image = next(ImageSequence.Iterator(image))
             image.load()  # decode now, inside the guard: a truncated file fails here
@@ -76,32 +77,52 @@ def _upright(image: Image.Image, notes: list[str]) -> Image.Image:
     return ImageOps.exif_transpose(image)
 
 
+ALPHA_MODES = ("RGBA", "LA", "La", "PA", "RGBa")  # by mode: a LAB image's "A" band is a colour, not opacity
+WIDE_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")  # pixels beyond 8 bits
+
+
 def grey_and_alpha(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """[H, W] float brightness in [0, 1] and, when the picture has transparency, [H, W] float opacity in [0, 1].
+    """[H, W] float brightness in [0, 1] and, when the picture has transparency, [H, W] float opacity in [0, 1],
+    at about twice WORK_SIDE at most (a 40-megapixel photo is reduced by Pillow before any copy is made).
 
     Pillow's own conversions to 8-bit clip 16-bit, 32-bit and float pixels instead of scaling them (a 16-bit PNG
     turns white), so those modes are scaled here from the range their values were written in."""
+    factor = max(image.size) // (2 * WORK_SIDE)
+    if factor >= 2:
+        try:
+            image = image.reduce(factor)  # box averages, as the shrinking that follows does
+        except ValueError:  # a mode Pillow cannot reduce: shrunk later, at full size
+            pass
     alpha = None
-    if "A" in image.getbands() or "a" in image.getbands() or "transparency" in image.info:
+    if image.mode in WIDE_MODES:
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        if "transparency" in image.info:  # one value marked see-through, as 16-bit PNGs declare it
+            alpha = torch.from_numpy((values != image.info["transparency"]).astype(np.float32))
+        return _written_range(torch.from_numpy(values)), alpha
+    if image.mode in ALPHA_MODES or "transparency" in image.info:
         rgba = image.convert("RGBA") if image.mode != "La" else image.convert("RGBa").convert("RGBA")
         alpha = _pixels(rgba.getchannel("A")).float() / 255
         image = rgba
-    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
-        values = torch.from_numpy(np.asarray(image, dtype=np.float64).copy())
-        return _written_range(values).float(), alpha
     if image.mode == "CMYK":  # inks multiply: Pillow's own conversion subtracts them and turns rich black too dark
         cyan, magenta, yellow, black = (_pixels(image.getchannel(band)).float() / 255 for band in "CMYK")
-        light = 1 - black
-        return (0.299 * (1 - cyan) + 0.587 * (1 - magenta) + 0.114 * (1 - yellow)) * light, alpha
-    return _pixels(image.convert("L")).float() / 255, alpha
+        return (0.299 * (1 - cyan) + 0.587 * (1 - magenta) + 0.114 * (1 - yellow)) * (1 - black), alpha
+    if image.mode == "LAB":  # its first band is the lightness itself
+        return _pixels(image.getchannel("L")).float() / 255, alpha
+    try:
+        grey = image.convert("L")
+    except ValueError as err:
+        raise DigitImageError(f"its colour mode {image.mode} cannot be read; save it as a PNG or JPEG") from err
+    return _pixels(grey).float() / 255, alpha
 
 
 def _written_range(values: torch.Tensor) -> torch.Tensor:
     """Integer or float pixels scaled to [0, 1] from the range they were most likely written in: [0, 1] (float
-    images from scientific tools), [0, 255], [0, 65535] (16-bit scanners), or their own range beyond that."""
+    images from scientific tools, a little overshoot from resampling allowed), [0, 255], [0, 65535] (16-bit
+    scanners), when their largest value reaches at least a third of it; otherwise their own range (12-bit data
+    in a 16-bit file, a float image in arbitrary units)."""
     low = min(0.0, float(values.min()))
     high = float(values.max()) - low
-    scale = next((limit for limit in (1.0, 255.0, 65535.0) if high <= limit), high)
+    scale = next((limit for limit in (1.0, 255.0, 65535.0) if limit / 3 <= high <= 1.1 * limit), high)
     return ((values - low) / max(scale, 1e-12)).clamp(0, 1)
 
 
@@ -206,8 +227,6 @@ def stroke_threshold(ink: torch.Tensor) -> float:
     would then split the paper's grain in two instead of the strokes from the paper."""
     otsu = otsu_threshold(ink / ink.max()) * float(ink.max())
     flat = ink.flatten()
-    if flat.numel() > 1_000_000:  # quantiles of a sample are as good, and torch.quantile refuses > 16 M values
-        flat = flat[:: flat.numel() // 1_000_000 + 1]
     median = float(flat.median())
     spread = 1.4826 * float((flat - median).abs().median())  # the standard deviation, were the noise Gaussian
     return max(otsu, min(median + 6 * spread, 0.5 * float(ink.max())))
@@ -253,7 +272,9 @@ def digit_strokes(strokes: torch.Tensor, ink: torch.Tensor) -> torch.Tensor:
     boxes = ndimage.find_objects(labels.numpy())  # (row slice, column slice) per piece
     main = int(mass[1:].argmax()) + 1
     kept, box = {main}, _box(boxes[main - 1])
-    candidates = [i for i in range(1, count + 1) if i != main and mass[i] >= 0.01 * mass[main]]
+    # The heaviest pieces only: a dithered or dotted picture has thousands, and each round compares them all.
+    heaviest = [int(i) + 1 for i in mass[1:].argsort(descending=True)[: MAX_PIECES + 1]]
+    candidates = [i for i in heaviest if i != main and mass[i] >= 0.01 * mass[main]]
     while candidates:
         reach = max(2.0, 0.2 * max(box[2] - box[0], box[3] - box[1]))  # a fifth of the digit's size so far
         gaps = [_gap(box, _box(boxes[i - 1])) for i in candidates]

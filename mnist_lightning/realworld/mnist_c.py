@@ -1,5 +1,5 @@
 """The fifteen MNIST-C corruptions (Mu & Gilmer 2019, "MNIST-C: A Robustness Benchmark for Computer Vision",
-arXiv 1906.02337), rebuilt on torch, numpy and Pillow alone.
+arXiv 1906.02337), rebuilt on torch and numpy alone.
 
 Each corruption follows the definition in the authors' release (google-research/mnist-c, corruptions.py) at the
 severity its published dataset was made with: the default severity of that function there. The release leans on

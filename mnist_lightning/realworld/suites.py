@@ -11,7 +11,8 @@
 
 A picture that preprocessing refuses ("no digit found") is kept as an empty image and counted wrong: a person
 who gets no answer got no right one. Building the suites costs minutes (one picture at a time, as a user sends
-them), so the result is cached under the data cache, keyed by the code that builds it and by its settings.
+them), so the result is cached under the data cache (robustness/, about 130 MB for the test split), keyed by the
+code and libraries that build it and by its settings; the 28x28 images are stored as 8-bit grey levels.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import PIL
+import scipy
 import torch
-from PIL import Image
+from PIL import Image, features
 
+from mnist_lightning.data.mnist_files import write_atomically
 from mnist_lightning.inference import preprocess as preprocessing
 from mnist_lightning.inference.preprocess import DigitImageError, grey_and_alpha, preprocess, read_digit, read_image
 from mnist_lightning.realworld import drawings, encodings, mnist_c, photographs
@@ -57,24 +62,38 @@ def build_suites(names: list[str], images: torch.Tensor, labels: torch.Tensor, s
             raise ValueError(f"suites: unknown suite {name!r}; choose from {list(SUITES)}.")
         key = _cache_key(name, images, seed, split, drawings_per_setting)
         path = cache / f"{name}-{key}.pt" if cache is not None else None
-        if path is not None and path.is_file():
-            stored = torch.load(path, weights_only=True)
-            groups += [Group(**fields) for fields in stored]
+        if path is not None and (stored := _cached(path)) is not None:
+            groups += stored
             continue
         with _one_thread():
             made = (_drawings(seed, split, drawings_per_setting) if name == "drawings"
                     else BUILDERS[name](images, labels, seed, split))
+        for group in made:  # 8-bit grey levels, as stored: a first run and a cached one score the same images
+            group.seen = group.seen.mul(255).round().div(255)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save([vars(group) for group in made], path)
+            buffer = io.BytesIO()
+            torch.save([{**vars(g), "seen": g.seen.mul(255).round().to(torch.uint8)} for g in made], buffer)
+            write_atomically(path, buffer.getvalue())
         groups += made
     return groups
 
 
+def _cached(path: Path) -> list[Group] | None:
+    """The groups stored at `path`; None when there are none or the file is damaged (they are then made again)."""
+    try:
+        stored = torch.load(path, weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
+        return None
+    return [Group(**{**fields, "seen": fields["seen"].float() / 255}) for fields in stored]
+
+
 def _cache_key(name: str, images: torch.Tensor, seed: int, split: str, drawings_per_setting: int) -> str:
-    """Changes with the code that makes the pictures and reads them, the images and every setting."""
-    digest = hashlib.sha256(f"{name}|{seed}|{split}|{len(images)}|{drawings_per_setting}".encode())
-    digest.update(images.numpy().tobytes())
+    """Changes with everything that makes the pictures and reads them: the project's code, the libraries that
+    encode and decode files (a Pillow with AVIF support stores digits in one more way), the images, the settings."""
+    libraries = [PIL.__version__, str(features.check("avif")), torch.__version__, np.__version__, scipy.__version__]
+    digest = hashlib.sha256("|".join([name, str(seed), split, str(drawings_per_setting), *libraries]).encode())
+    if name != "drawings":  # drawn from templates, whatever the digits
+        digest.update(images.numpy().tobytes())
     for module in (preprocessing, drawings, encodings, mnist_c, photographs):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())
@@ -98,7 +117,7 @@ def _read_all(pictures: list, read: Callable) -> tuple[torch.Tensor, torch.Tenso
     for i, picture in enumerate(pictures):
         try:
             seen[i] = read(picture)
-        except DigitImageError:
+        except (DigitImageError, ValueError, OSError):  # whatever stops a picture costs that picture, not the suite
             refused[i] = True
     return seen, refused
 

@@ -43,7 +43,7 @@ class RandomDistortion:
     blur_sigma: float = 0.0  # Gaussian blur, sigma uniform in [0, blur_sigma] pixels (defocus, a soft pencil)
     low_res: float = 0.0  # seen at down to (1 - low_res) x 28 pixels and scaled back (a small digit), one per batch
     speckle: float = 0.0  # share of pixels turned into specks of random brightness (grain, dust, noise)
-    share: float = 0.5  # each pen-and-picture change acts on this share of a batch, its own images for each
+    share: float = 0.5  # each pen-and-picture change acts on this share of a batch, its own images; 0 turns them off
 
     def __post_init__(self) -> None:
         lo, hi = self.scale
@@ -61,7 +61,7 @@ class RandomDistortion:
             (0 <= self.blur_sigma <= 3, "blur_sigma must be in [0, 3] (pixels)", self.blur_sigma),
             (0 <= self.low_res <= 0.9, "low_res must be in [0, 0.9]", self.low_res),
             (0 <= self.speckle <= 0.1, "speckle must be in [0, 0.1] (a share of pixels)", self.speckle),
-            (0 < self.share <= 1, "share must be in (0, 1]", self.share),
+            (0 <= self.share <= 1, "share must be in [0, 1] (0: the pen-and-picture changes off)", self.share),
         )
         for ok, rule, value in checks:
             if not ok:
@@ -74,7 +74,8 @@ class RandomDistortion:
 
     @property
     def pen_and_picture(self) -> bool:
-        return bool(self.pen_width or self.broken or self.faint or self.blur_sigma or self.low_res or self.speckle)
+        changes = self.pen_width or self.broken or self.faint or self.blur_sigma or self.low_res or self.speckle
+        return bool(changes and self.share)
 
     @property
     def enabled(self) -> bool:

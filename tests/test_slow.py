@@ -135,6 +135,7 @@ def test_benchmark_quick_runs_and_reports_every_row(tmp_path):
     report = read_json(tmp_path / "benchmark.json")
     assert all(row["project_images_per_s"] > 0 and row["bare_images_per_s"] > 0 for row in report["throughput"])
     assert report["time_to_98"]["quick_recipe_curve"] and report["time_to_98"]["tutorial_curve"]
+    assert report["time_to_98"]["whole_run_seconds"] > 0  # the whole default run, beside the tutorial's time to 98 %
     assert [row["model"] for row in report["inference"]] == ["mlp", "cnn"]
     assert all(row[f"{side}_{size}_ms"] > 0 for row in report["inference"] for side in ("torch", "onnxruntime")
                for size in ("batch_1000", "one_image"))

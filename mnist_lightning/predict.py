@@ -25,7 +25,7 @@ from mnist_lightning import CONFIG_DIR
 from mnist_lightning.inference.answer import answer
 from mnist_lightning.inference.checkpoint import model_to_use
 from mnist_lightning.inference.loading import load_model
-from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_image
+from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_image, viewable
 from mnist_lightning.reporting.contact_sheet import draw_contact_sheet, thumbnail
 
 COLUMNS = ("file", "digit", "probability", "top3", "unsure", "notes", "error")
@@ -63,7 +63,7 @@ def predict(cfg: DictConfig) -> tuple[list[dict], int]:
             rows.append({"file": str(path), "error": str(err)})
             continue
         read.append({"file": str(path), "notes": "; ".join(notes)})
-        pictures.append(thumbnail(image))
+        pictures.append(thumbnail(viewable(image)))
     if read:
         digits = torch.stack(digits)
         probabilities = model.probabilities(digits)

@@ -115,6 +115,15 @@ def grey_and_alpha(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | Non
     return _pixels(grey).float() / 255, alpha
 
 
+def viewable(image: Image.Image) -> Image.Image:
+    """The picture as a person should see it: 16-bit, 32-bit and float pixels scaled as `grey_and_alpha` scales
+    them (Pillow's own display conversion clips them: a 16-bit scan shows as white with a few black specks)."""
+    if image.mode not in WIDE_MODES:
+        return image
+    grey, _ = grey_and_alpha(image)
+    return Image.fromarray(grey.mul(255).round().to(torch.uint8).numpy())
+
+
 def _written_range(values: torch.Tensor) -> torch.Tensor:
     """Integer or float pixels scaled to [0, 1] from the range they were most likely written in: [0, 1] (float
     images from scientific tools, a little overshoot from resampling allowed), [0, 255], [0, 65535] (16-bit

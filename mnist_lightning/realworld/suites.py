@@ -33,7 +33,7 @@ from PIL import Image, features
 
 from mnist_lightning.data.mnist_files import write_atomically
 from mnist_lightning.inference import preprocess as preprocessing
-from mnist_lightning.inference.preprocess import DigitImageError, grey_and_alpha, preprocess, read_digit, read_image
+from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_digit, read_image, viewable
 from mnist_lightning.realworld import drawings, encodings, mnist_c, photographs
 
 SUITES = ("mnist_c", "mnist_c_read", "photos", "drawings", "encodings")
@@ -124,10 +124,7 @@ def _read_all(pictures: Sequence, read: Callable) -> tuple[torch.Tensor, torch.T
 
 def _example(picture: Image.Image | bytes) -> torch.Tensor:
     """The picture as a viewer shows it, small: upright, 16-bit and float pixels scaled as preprocessing scales them."""
-    image = read_image(io.BytesIO(picture))[0] if isinstance(picture, bytes) else picture
-    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
-        grey, _ = grey_and_alpha(image)
-        image = Image.fromarray(grey.mul(255).round().to(torch.uint8).numpy())
+    image = viewable(read_image(io.BytesIO(picture))[0] if isinstance(picture, bytes) else picture)
     image = image.convert("RGBA")
     image.thumbnail((EXAMPLE_SIDE, EXAMPLE_SIDE))
     return torch.from_numpy(np.asarray(image).copy())

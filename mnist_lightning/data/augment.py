@@ -160,7 +160,7 @@ class RandomDistortion:
             radius = math.ceil(2 * self.blur_sigma)
             self._on_share(x, lambda w: _gaussian_blur(w, _per_image(w, 0, self.blur_sigma).flatten(), radius))
         if self.speckle:
-            self._on_share(x, lambda w: torch.where(torch.rand_like(w) < self.speckle, torch.rand_like(w), w))
+            self._on_share(x, lambda w: _speckled(w, self.speckle))
         return x.clamp_(0, 1)
 
     def _on_share(self, x: torch.Tensor, change) -> None:
@@ -176,9 +176,12 @@ class RandomDistortion:
 
     def _low_resolution(self, x: torch.Tensor) -> torch.Tensor:
         """x seen at one random resolution between (1 - low_res) x and 1 x its own, and scaled back."""
-        side = max(2, round(x.shape[-1] * (1 - self.low_res * float(torch.rand(())))))
-        small = F.interpolate(x, size=(side, side), mode="area")
-        return F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        height, width = x.shape[-2:]
+        side = max(2, round(width * (1 - self.low_res * float(torch.rand(())))))
+        # Area-averaged down, bilinear back up: both linear and separable, so one matrix per axis.
+        rows, cols = (_resampling(size, side, "area", x.device, x.dtype) for size in (height, width))
+        rows, cols = (_resampling(side, size, "linear", x.device, x.dtype) @ m for size, m in ((height, rows), (width, cols)))
+        return rows @ x @ cols.T
 
 
 def _per_image(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -189,7 +192,8 @@ def _per_image(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
 def _smooth_field(x: torch.Tensor, cells: int) -> torch.Tensor:
     """[B, 1, H, W] in [0, 1]: uniform noise on a cells x cells grid, smoothly upsampled to x's size."""
     noise = torch.rand(x.shape[0], 1, cells, cells, device=x.device, dtype=x.dtype)
-    return F.interpolate(noise, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    height, width = x.shape[-2:]  # bilinear upsampling is one matrix per axis: 10x faster than interpolate here
+    return _resampling(cells, height, "linear", x.device, x.dtype) @ noise @ _resampling(cells, width, "linear", x.device, x.dtype).T
 
 
 def _pen_width(x: torch.Tensor, change: torch.Tensor, two_steps: bool) -> torch.Tensor:
@@ -197,10 +201,10 @@ def _pen_width(x: torch.Tensor, change: torch.Tensor, two_steps: bool) -> torch.
     square (a second one when `two_steps`), blended in by the fraction of a pixel. Thinner, by at most a pixel a
     side: the soft edges below a level are cut and the rest stretched back to full ink, which narrows a stroke
     without erasing MNIST's 2-pixel ones as an erosion would."""
-    dilated = F.max_pool2d(x, 3, stride=1, padding=1)
+    dilated = _dilated(x)
     thicker = x + change.clamp(0, 1) * (dilated - x)
     if two_steps:
-        thicker = thicker + (change - 1).clamp(0, 1) * (F.max_pool2d(dilated, 3, stride=1, padding=1) - dilated)
+        thicker = thicker + (change - 1).clamp(0, 1) * (_dilated(dilated) - dilated)
     level = (-change).clamp(0, 1) * 0.6  # the share of the edge's ink range cut away
     thinner = ((x - level) / (1 - level)).clamp(min=0)
     return torch.where(change > 0, thicker, thinner)
@@ -220,9 +224,43 @@ def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.T
     offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
     kernels = torch.exp(-(offsets**2) / (2 * sigma.clamp(min=1e-3)[:, None] ** 2))
     kernels = kernels / kernels.sum(dim=1, keepdim=True)  # [B, 2 * radius + 1]
-    n, _, height, width = x.shape
-    rows = F.conv2d(x.reshape(1, n, height, width), kernels[:, None, :, None], padding=(radius, 0), groups=n)
-    return F.conv2d(rows, kernels[:, None, None, :], padding=(0, radius), groups=n).view_as(x)
+
+    def along(size: int) -> torch.Tensor:  # [B, 1, size, size]: entry (i, j) weighs pixel j in the blur of pixel i
+        apart = torch.arange(size, device=x.device)[None, :] - torch.arange(size, device=x.device)[:, None]
+        near = apart.abs() <= radius
+        return (kernels[:, (apart.clamp(-radius, radius) + radius)] * near)[:, None]
+
+    # As banded matrices, one per image and axis: a batched product, 4x faster than a grouped convolution here.
+    return along(x.shape[-2]) @ x @ along(x.shape[-1]).transpose(-1, -2)
+
+
+def _dilated(x: torch.Tensor) -> torch.Tensor:
+    """x's grey dilation by a 3x3 square, from shifted maxima (ink is >= 0, so the frame's outside counts as none):
+    a max-pool does the same 5x slower on a CPU."""
+    rows = x.clone()
+    rows[..., 1:, :] = torch.maximum(rows[..., 1:, :], x[..., :-1, :])
+    rows[..., :-1, :] = torch.maximum(rows[..., :-1, :], x[..., 1:, :])
+    both = rows.clone()
+    both[..., 1:] = torch.maximum(both[..., 1:], rows[..., :-1])
+    both[..., :-1] = torch.maximum(both[..., :-1], rows[..., 1:])
+    return both
+
+
+def _speckled(x: torch.Tensor, share: float) -> torch.Tensor:
+    """x with `share` of its pixels, at random places, turned to specks of random brightness."""
+    count = round(share * x.numel())
+    out = x.clone()
+    out.view(-1)[torch.randint(x.numel(), (count,), device=x.device)] = torch.rand(count, device=x.device, dtype=x.dtype)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _resampling(size: int, to: int, mode: str, device, dtype) -> torch.Tensor:
+    """[to, size]: the matrix of F.interpolate's 1-D resampling from `size` to `to` samples ("linear", pixel
+    centres aligned as align_corners=False, or "area"), read off by resampling each unit vector."""
+    unit = torch.eye(size, dtype=torch.float64)[:, None, :]
+    options = {"align_corners": False} if mode == "linear" else {}
+    return F.interpolate(unit, size=to, mode=mode, **options)[:, 0, :].T.to(device=device, dtype=dtype).contiguous()
 
 
 @functools.lru_cache(maxsize=16)

@@ -89,17 +89,22 @@ def _confusion_figure(plt, confusion: torch.Tensor):
 def _mistakes_figure(plt, probabilities, labels, predicted, images):
     wrong = (predicted != labels).nonzero().flatten()
     wrong = wrong[probabilities[wrong].max(dim=1).values.argsort(descending=True)][:MAX_MISTAKES]
-    columns = 8
+    columns, gap, caption = 8, 4, 14  # pixels between digits, and above each for its caption
     rows = max(1, -(-len(wrong) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.5 * columns, 1.65 * rows + 0.4), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, index in zip(axes.flat, wrong.tolist()):
-        ax.imshow(images[index].numpy(), cmap="gray")
-        ax.set_title(f"{int(labels[index])} → {int(predicted[index])}  {float(probabilities[index].max()):.0%}", fontsize=9)
-    fig.suptitle(f"misclassified test digits, most confident first (true → predicted, probability); "
+    # One picture of all the digits on one set of axes: 64 small axes took 2.7 s of a run's closing seconds.
+    cell_w, cell_h = 28 + gap, 28 + caption
+    sheet = torch.ones(rows * cell_h, columns * cell_w)  # white between the digits
+    fig, ax = plt.subplots(figsize=(1.5 * columns, 1.65 * rows + 0.4))
+    for k, index in enumerate(wrong.tolist()):
+        top, left = (k // columns) * cell_h + caption, (k % columns) * cell_w + gap // 2
+        sheet[top : top + 28, left : left + 28] = images[index]  # as the model saw it: light ink on black
+        ax.text(left + 14, top - 2, f"{int(labels[index])} → {int(predicted[index])}  "
+                f"{float(probabilities[index].max()):.0%}", ha="center", va="bottom", fontsize=9)
+    ax.imshow(sheet.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    ax.set_title(f"misclassified test digits, most confident first (true → predicted, probability); "
                  f"{len(wrong)} shown", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.tight_layout()
     return fig
 
 

@@ -41,6 +41,7 @@ def test_training_steps_reuse_freed_memory():
     applied, faults_kept = page_faults_in_ten_steps("on")
     _, faults_default = page_faults_in_ten_steps("off")
     assert applied
-    # glibc's defaults: ~3,900 fresh (zeroed) pages per step of this MLP, measured; kept: a tenth of that or less.
+    # glibc's defaults: ~3,900 fresh (zeroed) pages per step of this MLP, measured; kept: 1,000-5,700 in all (a
+    # fresh clone's run beside other jobs reached 5,676 of 52,440), so a fifth is the bound, not a tenth.
     assert faults_default > 10_000
-    assert faults_kept < faults_default / 10
+    assert faults_kept < faults_default / 5

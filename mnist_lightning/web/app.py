@@ -98,7 +98,7 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
-def create_app(model, card: dict, max_upload_bytes: int = 10_000_000, unsure_below: float = 0.9,
+def create_app(model, card: dict, max_upload_bytes: int = 10_000_000, unsure_below: float = 0.95,
                unsure_margin: float = 0.0) -> FastAPI:
     """The web app around `model` (anything with `probabilities([N, 28, 28]) -> [N, 10]`) and its `card`."""
     static = files("mnist_lightning.web") / "static"

@@ -88,6 +88,9 @@ def calibrate(trainer: L.Trainer, datamodule, checkpoint: str) -> dict:
 def train(cfg: DictConfig) -> dict:
     hydra_cfg = HydraConfig.get()
     check_objective(cfg, hydra_cfg.sweeper._target_ if hydra_cfg.mode == RunMode.MULTIRUN else None)
+    if not (cfg.trainer.max_epochs or 0) >= 1:  # 0 would report an untrained network's ~10 % as a result
+        raise ValueError(f"trainer.max_epochs must be 1 or more, got {cfg.trainer.max_epochs}: it is how many passes "
+                         "over the training images to make (the default MLP makes 40).")
     run_dir = Path(hydra_cfg.runtime.output_dir)
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on the CPU

@@ -84,6 +84,13 @@ def test_resume_with_a_longer_one_cycle_schedule_is_refused(tiny_run, tmp_path):
         train_in_process(tmp_path / "longer", *TINY_RUN, "trainer.max_epochs=2", f"ckpt_path={last}", "regularizer.dropout=0.3")
 
 
+@pytest.mark.parametrize("epochs", [0, -1])
+def test_no_epochs_is_refused_instead_of_scoring_an_untrained_network(tmp_path, epochs):
+    with pytest.raises(ValueError, match="trainer.max_epochs must be 1 or more"):
+        train_in_process(tmp_path / "none", f"trainer.max_epochs={epochs}")
+    assert not (tmp_path / "none" / "metrics.json").exists()
+
+
 def test_checkpoint_of_another_architecture_is_refused_before_training(tiny_run, tmp_path):
     with pytest.raises(ValueError, match=r"holds a MLP\(hidden_sizes=\[512, 256\].*this run builds a CNN\("):
         train_in_process(tmp_path / "cnn", "model=cnn", "trainer=debug", f"ckpt_path={tiny_run / 'checkpoints' / 'last.ckpt'}")

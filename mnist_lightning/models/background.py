@@ -35,7 +35,7 @@ def without_background(images: torch.Tensor, window: int) -> torch.Tensor:
 
 def _widest(images: torch.Tensor, window: int) -> torch.Tensor:
     """The largest value in the `window` x `window` square around each pixel, as a row pass and a column pass:
-    3x fewer comparisons than one square pass (18 ms against 53 ms for a batch of 512 here)."""
+    2 x 11 comparisons a pixel instead of 11 x 11 (3x faster here, docs/robustness.md)."""
     pad = window // 2
     rows = F.max_pool2d(images, (1, window), stride=1, padding=(0, pad))
     return F.max_pool2d(rows, (window, 1), stride=1, padding=(pad, 0))

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: train eval predict export serve test test-slow benchmark tensorboard
+.PHONY: train eval predict export serve test test-slow lint benchmark tensorboard
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ export: $(STAMP)   ## make export ARGS="ckpt_path=outputs/<date>/<time>/checkpoi
 
 test: $(STAMP)   ## the fast suite (a few minutes on 2 cores)
 	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP)   ## the style gates CI runs before the tests (rules in pyproject.toml); `ruff format .` fixes layout
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-slow: $(STAMP)  ## the slow end-to-end tests (full training runs, install from a wheel)
 	$(BIN)/python -m pytest -m slow $(ARGS)

@@ -20,6 +20,7 @@ absolute times are not comparable across runs or machines.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -299,8 +300,9 @@ def inference(repeats: int) -> list[dict]:
             times = {"torch": [], "onnxruntime": []}
             with torch.inference_mode():
                 for _ in range(repeats):  # alternating, so that both sides see the same machine
-                    times["torch"].append(per_call(lambda: model(images), repeats=10 if size > 1 else 50))
-                    times["onnxruntime"].append(per_call(lambda: session.run(["logits"], as_numpy), repeats=10 if size > 1 else 50))
+                    times["torch"].append(per_call(functools.partial(model, images), repeats=10 if size > 1 else 50))
+                    times["onnxruntime"].append(per_call(functools.partial(session.run, ["logits"], as_numpy),
+                                                         repeats=10 if size > 1 else 50))
             for side, measured in times.items():
                 row[f"{side}_{label}_ms"] = 1000 * statistics.median(measured)
         rows.append(row)

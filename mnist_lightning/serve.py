@@ -6,7 +6,6 @@ web/app.py on uvicorn. It listens on this machine only unless `host=` says other
 
 from __future__ import annotations
 
-
 import hydra
 import uvicorn
 from omegaconf import DictConfig

@@ -23,9 +23,9 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.plugins import Plugins
-from hydra_plugins.mnist_lightning.search import ResumingOptunaSweeper
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from hydra_plugins.mnist_lightning.search import ResumingOptunaSweeper
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
 

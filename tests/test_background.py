@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_classifier import make_classifier
 
 from mnist_lightning.models.background import without_background
-from test_classifier import make_classifier
 
 WINDOW = 11
 

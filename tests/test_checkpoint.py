@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from helpers import RELEASE_0_1_0
-from mnist_lightning.inference.checkpoint import check_same_architecture, load_classifier, newest_checkpoint, read_checkpoint
+from mnist_lightning.inference.checkpoint import (
+    check_same_architecture,
+    load_classifier,
+    newest_checkpoint,
+    read_checkpoint,
+)
 from mnist_lightning.training.classifier import MNISTClassifier
 
 

@@ -7,7 +7,6 @@ import torch
 
 from mnist_lightning.training.classifier import MNISTClassifier
 
-
 MLP_CFG = {"_target_": "mnist_lightning.models.mlp.MLP", "hidden_sizes": [32, 16], "dropout": 0.5}
 
 
@@ -91,7 +90,7 @@ def test_max_norm_caps_every_units_incoming_weights_after_each_step(backbone):
         assert unit_norms(model).max() > 0.5  # Kaiming init: most units start longer than the cap
         shortest = unit_norms(model).argmin()
 
-        def closure():
+        def closure(model=model, optimizer=optimizer):  # this iteration's, bound now
             optimizer.zero_grad()
             loss = model.training_step(batch, 0)
             loss.backward()

@@ -46,8 +46,8 @@ def test_eval_of_several_checkpoints_scores_their_ensemble_and_each_member(tiny_
     assert [Path(m["file"]).name for m in report["members"]] == ["a.ckpt", "b.ckpt"]
     assert report["model"].startswith("ensemble of 2: MLP(")
     # The ensemble's own probabilities, averaged by hand from each member's:
-    from mnist_lightning.inference.checkpoint import load_classifier
     from mnist_lightning.data.mnist_files import load_split
+    from mnist_lightning.inference.checkpoint import load_classifier
 
     images, labels = load_split(train=False, cache_dir=Path(os.environ["MNIST_LIGHTNING_CACHE"]))
     x = images.float().div(255)

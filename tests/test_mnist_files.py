@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from mnist_lightning.data import mnist_files
-from mnist_lightning.data.mnist_files import ALL_FILES, BUNDLE_DIR, MnistDataError, TRAIN_LABELS, load_split
-
+from mnist_lightning.data.mnist_files import ALL_FILES, BUNDLE_DIR, TRAIN_LABELS, MnistDataError, load_split
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-
 from helpers import REPO
-
 
 
 def test_explore_notebook_runs(tiny_run, monkeypatch, capsys):

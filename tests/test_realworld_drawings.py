@@ -12,7 +12,16 @@ import pytest
 from PIL import Image
 
 from mnist_lightning.realworld.drawings import (
-    INK, PAPER, PEN_WIDTHS, PLACEMENTS, STEP, STYLES, _calls_covering, _stroked, draw, render,
+    INK,
+    PAPER,
+    PEN_WIDTHS,
+    PLACEMENTS,
+    STEP,
+    STYLES,
+    _calls_covering,
+    _stroked,
+    draw,
+    render,
 )
 
 REQUIRED = [

@@ -146,7 +146,7 @@ def test_the_model_runs_off_the_event_loop_so_a_slow_request_holds_up_no_other(t
     try:
         while not server.started:
             thread.join(0.05)
-        url = "http://127.0.0.1:%d" % server.servers[0].sockets[0].getsockname()[1]
+        url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
         slow = {}
         upload = {"file": ("d.png", png(picture(test_split[0][0])))}
         asker = threading.Thread(target=lambda: slow.update(response=httpx.post(f"{url}/predict", files=upload, timeout=60)))

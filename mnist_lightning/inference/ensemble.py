@@ -46,7 +46,7 @@ class Ensemble:
     def __len__(self) -> int:
         return len(self.members)
 
-    def on_onnxruntime(self) -> "Ensemble":
+    def on_onnxruntime(self) -> Ensemble:
         """Runs the PyTorch members by onnxruntime instead, from an in-memory export (inference/exporting.py):
         on a CPU its fused convolutions run the CNN teachers several times as fast as PyTorch (docs/speed.md)."""
         from mnist_lightning.inference.exporting import onnx_model  # here: it pulls in the ONNX exporter
@@ -57,7 +57,7 @@ class Ensemble:
         )
         return self
 
-    def to(self, device: torch.device) -> "Ensemble":
+    def to(self, device: torch.device) -> Ensemble:
         """Moves the PyTorch members (onnxruntime ones stay on the CPU and take their inputs there)."""
         for member in self.members:
             if isinstance(member, torch.nn.Module):

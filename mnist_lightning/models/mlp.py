@@ -6,7 +6,15 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from mnist_lightning.models.layers import ACTIVATIONS, INITS, NORMS, FastDropout, check_choice, check_dropout, init_weights
+from mnist_lightning.models.layers import (
+    ACTIVATIONS,
+    INITS,
+    NORMS,
+    FastDropout,
+    check_choice,
+    check_dropout,
+    init_weights,
+)
 
 
 class MLP(nn.Sequential):

@@ -12,7 +12,7 @@ Where a file has room for colour or transparency, the ink is coloured or the gro
 from __future__ import annotations
 
 import io
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, features

@@ -57,8 +57,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BF16 = cpu_has_bf16()
 QUICK_RECIPE = ("experiment=mlp_quick",) if BF16 else ("experiment=mlp_quick", "trainer.precision=32-true")
 SECTIONS = ("throughput", "time_to_98", "augment", "precision", "inference", "distillation")
-NO_AUGMENT = ("regularizer.augment.rotate_deg=0", "regularizer.augment.translate=0",
-              "regularizer.augment.scale=[1.0,1.0]", "regularizer.augment.elastic_alpha=0")
+NO_AUGMENT = (
+    "regularizer.augment.rotate_deg=0",
+    "regularizer.augment.translate=0",
+    "regularizer.augment.scale=[1.0,1.0]",
+    "regularizer.augment.elastic_alpha=0",
+)
 
 
 def config(*overrides: str) -> DictConfig:
@@ -113,9 +117,14 @@ def lightning_fit(cfg: DictConfig, dm: MNISTDataModule, callbacks: list, **train
     L.seed_everything(cfg.seed)
     model = instantiate(cfg.classifier, mean=dm.mean, std=dm.std)
     trainer = instantiate(
-        cfg.trainer, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        cfg.trainer,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
         default_root_dir=tempfile.gettempdir(),  # writes nothing there; the config's default is a run folder
-        callbacks=callbacks, **trainer_overrides,
+        callbacks=callbacks,
+        **trainer_overrides,
     )
     trainer.fit(model, datamodule=dm)
     return model
@@ -126,7 +135,10 @@ class BareLoop:
 
     def __init__(self, cfg: DictConfig, dm: MNISTDataModule):
         torch.manual_seed(cfg.seed)
-        self.cfg, self.model = cfg, instantiate(cfg.classifier, mean=dm.mean, std=dm.std)  # same backbone, normalization, groups
+        self.cfg, self.model = (
+            cfg,
+            instantiate(cfg.classifier, mean=dm.mean, std=dm.std),
+        )  # same backbone, normalization, groups
         self.images, self.labels = dm.train_set.images, dm.train_set.labels
 
     def epoch_seconds(self, batches: int) -> float:
@@ -171,7 +183,10 @@ def throughput(model_name: str, batches: int, pairs: int) -> dict:
     project, reference = clock.seconds[1:], bare.seconds[1:]
     images = batches * cfg.data.batch_size
     return {
-        "model": model_name, "batch_size": cfg.data.batch_size, "batches": batches, "pairs": pairs,
+        "model": model_name,
+        "batch_size": cfg.data.batch_size,
+        "batches": batches,
+        "pairs": pairs,
         "project_images_per_s": images / statistics.median(project),
         "bare_images_per_s": images / statistics.median(reference),
         "ratio": statistics.median(b / p for b, p in zip(reference, project)),
@@ -207,8 +222,17 @@ def whole_default_run() -> float:
     """Wall seconds of `python -m mnist_lightning.train` with its defaults, from process start to exit."""
     with tempfile.TemporaryDirectory() as run_dir:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mnist_lightning.train", f"hydra.run.dir={run_dir}",
-                        "trainer.enable_progress_bar=false"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mnist_lightning.train",
+                f"hydra.run.dir={run_dir}",
+                "trainer.enable_progress_bar=false",
+            ],
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - started
 
 
@@ -232,8 +256,14 @@ def augmentation_cost(batches: int, pairs: int) -> dict:
     dm = datamodule_for(cfg)
     clock = EpochClock()
     # Epoch 0 (plain) warms up; then pairs of (augmented, plain) epochs.
-    lightning_fit(cfg, dm, [AlternateDistortion(dm, ours), clock], max_epochs=1 + 2 * pairs,
-                  limit_train_batches=batches, limit_val_batches=0)
+    lightning_fit(
+        cfg,
+        dm,
+        [AlternateDistortion(dm, ours), clock],
+        max_epochs=1 + 2 * pairs,
+        limit_train_batches=batches,
+        limit_val_batches=0,
+    )
     augmented, plain = clock.seconds[1::2], clock.seconds[2::2]
     share = statistics.median(1 - p / a for a, p in zip(augmented, plain))
     batch = torch.rand(256, 1, 28, 28)
@@ -268,10 +298,17 @@ def per_call(fn, repeats: int = 30) -> float:
 
 def precision_comparison(epochs: int) -> dict:
     if not BF16:
-        return {"skipped": "this CPU has no native bf16 support: bf16 would be emulated, many times slower than fp32 (bf16_probe.py)"}
+        return {
+            "skipped": "this CPU has no native bf16 support: bf16 would be emulated, many times slower than fp32 (bf16_probe.py)"
+        }
     rows = {}
     for precision in ("32-true", "bf16-mixed"):
-        cfg = config("model=mlp", "model.hidden_sizes=[2048,2048]", f"trainer.precision={precision}", f"trainer.max_epochs={epochs}")
+        cfg = config(
+            "model=mlp",
+            "model.hidden_sizes=[2048,2048]",
+            f"trainer.precision={precision}",
+            f"trainer.max_epochs={epochs}",
+        )
         dm = datamodule_for(cfg)
         dm.setup("test")
         clock = EpochClock()
@@ -292,7 +329,9 @@ def inference(repeats: int) -> list[dict]:
         model = instantiate(config(f"model={name}").classifier, mean=0.1307, std=0.3081).eval()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()  # the threads PyTorch gets, for a fair race
-        session = onnxruntime.InferenceSession(onnx_model(model).SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(
+            onnx_model(model).SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
         row = {"model": name}
         for size, label in ((1000, "batch_1000"), (1, "one_image")):
             images = torch.rand(size, 1, 28, 28)
@@ -301,8 +340,9 @@ def inference(repeats: int) -> list[dict]:
             with torch.inference_mode():
                 for _ in range(repeats):  # alternating, so that both sides see the same machine
                     times["torch"].append(per_call(functools.partial(model, images), repeats=10 if size > 1 else 50))
-                    times["onnxruntime"].append(per_call(functools.partial(session.run, ["logits"], as_numpy),
-                                                         repeats=10 if size > 1 else 50))
+                    times["onnxruntime"].append(
+                        per_call(functools.partial(session.run, ["logits"], as_numpy), repeats=10 if size > 1 else 50)
+                    )
             for side, measured in times.items():
                 row[f"{side}_{label}_ms"] = 1000 * statistics.median(measured)
         rows.append(row)
@@ -352,62 +392,94 @@ def markdown(r: dict) -> str:
         "| --- | --- | --- | --- |",
     ]
     for row in r.get("throughput", []):
-        lines.append(f"| {row['model'].upper()} training throughput, batch {row['batch_size']} (images/s) | "
-                     f"{row['project_images_per_s']:,.0f} | bare PyTorch loop {row['bare_images_per_s']:,.0f} | "
-                     f"{row['ratio']:.2f} of the ceiling |")
+        lines.append(
+            f"| {row['model'].upper()} training throughput, batch {row['batch_size']} (images/s) | "
+            f"{row['project_images_per_s']:,.0f} | bare PyTorch loop {row['bare_images_per_s']:,.0f} | "
+            f"{row['ratio']:.2f} of the ceiling |"
+        )
     fmt = lambda s: f"{s:.1f} s" if s is not None else "not reached"  # noqa: E731
     t = r.get("time_to_98")
-    for name, label in (("project", "default MLP recipe (40 epochs, for final accuracy)"),
-                        ("quick_recipe", "`experiment=mlp_quick` (same MLP, 4 epochs, "
-                                         f"{'bf16' if BF16 else 'fp32 here'}, no augmentation)")) if t else ():
+    for name, label in (
+        (
+            ("project", "default MLP recipe (40 epochs, for final accuracy)"),
+            (
+                "quick_recipe",
+                f"`experiment=mlp_quick` (same MLP, 4 epochs, {'bf16' if BF16 else 'fp32 here'}, no augmentation)",
+            ),
+        )
+        if t
+        else ()
+    ):
         speedup = f"{t[name + '_speedup']:.1f}x faster" if t[name + "_speedup"] else "n/a"
-        lines.append(f"| time to {t['target']:.0%} official-test accuracy, {label} | {fmt(t[name + '_seconds'])} | "
-                     f"classic tutorial {fmt(t['tutorial_seconds'])} | {speedup} |")
+        lines.append(
+            f"| time to {t['target']:.0%} official-test accuracy, {label} | {fmt(t[name + '_seconds'])} | "
+            f"classic tutorial {fmt(t['tutorial_seconds'])} | {speedup} |"
+        )
     if t and t.get("whole_run_seconds") and t["tutorial_seconds"]:
-        lines.append(f"| the whole default run, `python -m mnist_lightning.train` (process start to exit) | "
-                     f"{fmt(t['whole_run_seconds'])} | classic tutorial reaching {t['target']:.0%}: "
-                     f"{fmt(t['tutorial_seconds'])} | {t['tutorial_seconds'] / t['whole_run_seconds']:.2f}x |")
+        lines.append(
+            f"| the whole default run, `python -m mnist_lightning.train` (process start to exit) | "
+            f"{fmt(t['whole_run_seconds'])} | classic tutorial reaching {t['target']:.0%}: "
+            f"{fmt(t['tutorial_seconds'])} | {t['tutorial_seconds'] / t['whole_run_seconds']:.2f}x |"
+        )
     if a := r.get("augment"):
         kornia = f"kornia {a['kornia_ms_per_batch']:.1f} ms" if a["kornia_ms_per_batch"] else "kornia not installed"
-        lines.append(f"| affine + elastic distortion, share of an MLP training step | {a['share_of_step']:.0%} "
-                     f"({a['step_ms_augmented']:.2f} vs {a['step_ms_plain']:.2f} ms/step) | {kornia} per batch of 256 "
-                     f"vs ours {a['ours_ms_per_batch']:.1f} ms | |")
+        lines.append(
+            f"| affine + elastic distortion, share of an MLP training step | {a['share_of_step']:.0%} "
+            f"({a['step_ms_augmented']:.2f} vs {a['step_ms_plain']:.2f} ms/step) | {kornia} per batch of 256 "
+            f"vs ours {a['ours_ms_per_batch']:.1f} ms | |"
+        )
     if (p := r.get("precision")) and "skipped" in p:
         lines.append(f"| MLP 2048-2048 epoch time, bf16-mixed vs fp32 | skipped: {p['skipped']} | | |")
     elif p:
-        lines.append(f"| MLP 2048-2048 epoch time, bf16-mixed vs fp32 | {p['bf16-mixed']['epoch_s']:.1f} s "
-                     f"(test {p['bf16-mixed']['test_acc']:.2%}) | fp32 {p['32-true']['epoch_s']:.1f} s "
-                     f"(test {p['32-true']['test_acc']:.2%}) | {p['bf16_over_fp32_epoch_time']:.2f} of fp32 time |")
+        lines.append(
+            f"| MLP 2048-2048 epoch time, bf16-mixed vs fp32 | {p['bf16-mixed']['epoch_s']:.1f} s "
+            f"(test {p['bf16-mixed']['test_acc']:.2%}) | fp32 {p['32-true']['epoch_s']:.1f} s "
+            f"(test {p['32-true']['test_acc']:.2%}) | {p['bf16_over_fp32_epoch_time']:.2f} of fp32 time |"
+        )
     for i in r.get("inference", []):
         for label, what in (("batch_1000", "a batch of 1,000"), ("one_image", "one image")):
             ours, theirs = i[f"onnxruntime_{label}_ms"], i[f"torch_{label}_ms"]
-            lines.append(f"| {i['model'].upper()} inference, {what}, onnxruntime on the exported file | {ours:.3f} ms | "
-                         f"PyTorch {theirs:.3f} ms | {theirs / ours:.2f}x PyTorch's speed |")
+            lines.append(
+                f"| {i['model'].upper()} inference, {what}, onnxruntime on the exported file | {ours:.3f} ms | "
+                f"PyTorch {theirs:.3f} ms | {theirs / ours:.2f}x PyTorch's speed |"
+            )
     if d := r.get("distillation"):
-        lines.append(f"| distillation step, MLP student + 1 CNN teacher on onnxruntime (ms, batch 512) | "
-                     f"{d['onnxruntime_step_ms']:.0f} ms (student alone {d['none_step_ms']:.0f} ms) | teacher on PyTorch "
-                     f"{d['pytorch_step_ms']:.0f} ms | {d['pytorch_step_ms'] / d['onnxruntime_step_ms']:.2f}x PyTorch's speed |")
+        lines.append(
+            f"| distillation step, MLP student + 1 CNN teacher on onnxruntime (ms, batch 512) | "
+            f"{d['onnxruntime_step_ms']:.0f} ms (student alone {d['none_step_ms']:.0f} ms) | teacher on PyTorch "
+            f"{d['pytorch_step_ms']:.0f} ms | {d['pytorch_step_ms'] / d['onnxruntime_step_ms']:.2f}x PyTorch's speed |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer batches and epochs: a few minutes in all")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="these comparisons only (results file named after them)")
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTIONS, help="these comparisons only (results file named after them)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     keep_freed_memory()  # as the training entry point does, for both sides of every comparison
     batches = 40 if args.quick else 100  # at most the 107 steps of one epoch at batch 512
     measure = {
-        "throughput": lambda: [throughput("mlp", batches, pairs=2 if args.quick else 6), throughput("cnn", batches // 4, pairs=2)],
+        "throughput": lambda: [
+            throughput("mlp", batches, pairs=2 if args.quick else 6),
+            throughput("cnn", batches // 4, pairs=2),
+        ],
         "time_to_98": lambda: time_to_accuracy(0.98, tutorial_max_epochs=3 if args.quick else 15),
         "augment": lambda: augmentation_cost(batches, pairs=2 if args.quick else 5),
         "precision": lambda: precision_comparison(epochs=1 if args.quick else 3),
         "inference": lambda: inference(repeats=3 if args.quick else 9),
         "distillation": lambda: distillation_step(repeats=2 if args.quick else 6),
     }
-    command = " ".join(["python benchmarks/benchmark.py", *(["--quick"] if args.quick else []),
-                        *(["--only", *args.only] if args.only else [])])
+    command = " ".join(
+        [
+            "python benchmarks/benchmark.py",
+            *(["--quick"] if args.quick else []),
+            *(["--only", *args.only] if args.only else []),
+        ]
+    )
     results = {"hardware": hardware(), "command": command}
     results.update({name: measure[name]() for name in args.only or SECTIONS})
     name = "benchmark" + ("-" + "-".join(args.only) if args.only else "")  # a part never overwrites the whole

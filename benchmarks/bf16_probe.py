@@ -19,8 +19,13 @@ from mnist_lightning.training.precision import cpu_has_bf16
 
 def step_ms(hidden: int, bf16: bool, repeats: int = 3) -> float:
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(784, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden),
-                              torch.nn.ReLU(), torch.nn.Linear(hidden, 10))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(784, hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, 10),
+    )
     images = torch.randn(512, 784)
     times = []
     for _ in range(repeats + 1):  # the first step warms up kernels and allocator
@@ -32,11 +37,15 @@ def step_ms(hidden: int, bf16: bool, repeats: int = 3) -> float:
 
 
 def main() -> None:
-    print(f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-          f"native bf16 in oneDNN: {cpu_has_bf16()}")
+    print(
+        f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
+        f"native bf16 in oneDNN: {cpu_has_bf16()}"
+    )
     for hidden in (512, 2048):
         fp32, bf16 = step_ms(hidden, False), step_ms(hidden, True)
-        print(f"784-{hidden}-{hidden}-10, batch 512: fp32 {fp32:.1f} ms, bf16 {bf16:.1f} ms a step: bf16 takes {bf16 / fp32:.2f}x")
+        print(
+            f"784-{hidden}-{hidden}-10, batch 512: fp32 {fp32:.1f} ms, bf16 {bf16:.1f} ms a step: bf16 takes {bf16 / fp32:.2f}x"
+        )
 
 
 if __name__ == "__main__":

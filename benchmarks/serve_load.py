@@ -50,9 +50,18 @@ def start(model: Path) -> tuple[subprocess.Popen, str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "mnist_lightning.serve", f"ckpt_path={model}", f"port={port}",
-         "hydra.run.dir=/tmp/mnist_lightning_serve_load", "hydra/job_logging=disabled"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mnist_lightning.serve",
+            f"ckpt_path={model}",
+            f"port={port}",
+            "hydra.run.dir=/tmp/mnist_lightning_serve_load",
+            "hydra/job_logging=disabled",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     for line in server.stdout:
         if "Uvicorn running on" in line:
@@ -93,9 +102,13 @@ def load(url: str, digits: list[tuple[bytes, int]], clients: int, requests: int)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, nargs="+",
-                        help="one or more .ckpt or .onnx files, measured one after another (default: the newest best "
-                             "checkpoint under outputs/)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        nargs="+",
+        help="one or more .ckpt or .onnx files, measured one after another (default: the newest best "
+        "checkpoint under outputs/)",
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--cache-dir", type=Path, default=CACHE)
@@ -112,15 +125,22 @@ def main() -> None:
             server.terminate()
             server.wait(30)
     command = f"python benchmarks/serve_load.py --clients {args.clients} --requests {args.requests}"
-    table = [f"Hardware: {cpu_model()}, Python {platform.python_version()}. Command: `{command}` "
-             f"(`--model` {', '.join(m.name for m in models)}).", "",
-             "| model | clients | requests | answered | failed or lost | right digit | throughput | p50 | p99 |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    table = [
+        f"Hardware: {cpu_model()}, Python {platform.python_version()}. Command: `{command}` "
+        f"(`--model` {', '.join(m.name for m in models)}).",
+        "",
+        "| model | clients | requests | answered | failed or lost | right digit | throughput | p50 | p99 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
-        table.append(f"| `{r['model']}` | {r['clients']} | {r['requests']} | {r['answered_200']} | {r['failed_or_lost']} | "
-                     f"{r['right_digit']} | {r['throughput_per_s']:.0f} requests/s | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms |")
+        table.append(
+            f"| `{r['model']}` | {r['clients']} | {r['requests']} | {r['answered_200']} | {r['failed_or_lost']} | "
+            f"{r['right_digit']} | {r['throughput_per_s']:.0f} requests/s | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms |"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "serve_load.json").write_text(json.dumps({"hardware": cpu_model(), "command": command, "runs": rows}, indent=2))
+    (args.out / "serve_load.json").write_text(
+        json.dumps({"hardware": cpu_model(), "command": command, "runs": rows}, indent=2)
+    )
     (args.out / "serve_load.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
 

@@ -34,8 +34,14 @@ def run_tutorial(cache_dir: Path, max_epochs: int, target: float) -> list[tuple[
     torch.manual_seed(0)
     model = nn.Sequential(
         nn.Flatten(),
-        nn.Linear(784, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(512, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(784, 512),
+        nn.BatchNorm1d(512),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(512, 256),
+        nn.BatchNorm1d(256),
+        nn.ReLU(),
+        nn.Dropout(0.5),
         nn.Linear(256, 10),
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -59,23 +59,28 @@ def export(cfg: DictConfig) -> dict:
     (run_dir / "parity.json").write_text(json.dumps({"checkpoint": str(ckpt_path.resolve()), **check}, indent=2))
     print(parity_summary(check))
     if not check["passed"]:
-        raise ParityError(f"The exported model does not compute what {ckpt_path} does (above; parity.json in "
-                          f"{run_dir}); no model was written. Report it with parity.json and the versions of "
-                          "torch, onnx and onnxruntime.")
-    with_metadata(model, {
-        "input": INPUT_CONTRACT,
-        "outputs": OUTPUT_CONTRACT,
-        "class_names": CLASS_NAMES,
-        "model": describe(checkpoint["hyper_parameters"]["backbone"]),
-        "normalization": {"mean": classifier.hparams.mean, "std": classifier.hparams.std},
-        "temperature": classifier.hparams.temperature,
-        "source_checkpoint": ckpt_path.name,  # not its path: a file meant to be shared keeps the exporter's disk out
-        "source_checkpoint_sha256": hashlib.sha256(ckpt_path.read_bytes()).hexdigest(),
-        "test_accuracy": f"{check['test_accuracy']:.4f}",
-        "test_accuracy_measured": "on the official 10,000-image MNIST test set, by onnxruntime on this file at export",
-        "training": describe_training(checkpoint["hyper_parameters"], run_metrics(ckpt_path)),
-        "code_version": code_version(),
-    })
+        raise ParityError(
+            f"The exported model does not compute what {ckpt_path} does (above; parity.json in "
+            f"{run_dir}); no model was written. Report it with parity.json and the versions of "
+            "torch, onnx and onnxruntime."
+        )
+    with_metadata(
+        model,
+        {
+            "input": INPUT_CONTRACT,
+            "outputs": OUTPUT_CONTRACT,
+            "class_names": CLASS_NAMES,
+            "model": describe(checkpoint["hyper_parameters"]["backbone"]),
+            "normalization": {"mean": classifier.hparams.mean, "std": classifier.hparams.std},
+            "temperature": classifier.hparams.temperature,
+            "source_checkpoint": ckpt_path.name,  # not its path: a file meant to be shared keeps the exporter's disk out
+            "source_checkpoint_sha256": hashlib.sha256(ckpt_path.read_bytes()).hexdigest(),
+            "test_accuracy": f"{check['test_accuracy']:.4f}",
+            "test_accuracy_measured": "on the official 10,000-image MNIST test set, by onnxruntime on this file at export",
+            "training": describe_training(checkpoint["hyper_parameters"], run_metrics(ckpt_path)),
+            "code_version": code_version(),
+        },
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, output)
     print(f"Written: {output} ({output.stat().st_size / 1e6:.1f} MB)")
@@ -83,12 +88,16 @@ def export(cfg: DictConfig) -> dict:
 
 
 def parity_summary(check: dict) -> str:
-    differing = "".join(f"\n  test image {d['index']} (a {d['label']}): PyTorch says {d['pytorch']}, the export "
-                        f"{d['exported']}" for d in check["differing"])
-    return (f"Parity with PyTorch on the {check['images']:,} official test images: the same class for "
-            f"{check['same_class']:,}{differing}\nLargest logit difference {check['max_logit_difference']:.2e} "
-            f"(tolerance {check['tolerance']:.0e}); test accuracy of the exported file {check['test_accuracy']:.2%}. "
-            + ("Passed." if check["passed"] else "FAILED."))
+    differing = "".join(
+        f"\n  test image {d['index']} (a {d['label']}): PyTorch says {d['pytorch']}, the export {d['exported']}"
+        for d in check["differing"]
+    )
+    return (
+        f"Parity with PyTorch on the {check['images']:,} official test images: the same class for "
+        f"{check['same_class']:,}{differing}\nLargest logit difference {check['max_logit_difference']:.2e} "
+        f"(tolerance {check['tolerance']:.0e}); test accuracy of the exported file {check['test_accuracy']:.2%}. "
+        + ("Passed." if check["passed"] else "FAILED.")
+    )
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")

@@ -69,9 +69,12 @@ def predict(cfg: DictConfig) -> tuple[list[dict], int]:
         probabilities = model.probabilities(digits)
         for row, p in zip(read, probabilities):
             said = answer(p, cfg.unsure_below, cfg.unsure_margin)
-            row.update(digit=said["digit"], probability=round(said["probability"], 4),
-                       top3=", ".join(f"{digit}: {probability:.2f}" for digit, probability in said["top3"]),
-                       unsure="unsure" if said["unsure"] else "")
+            row.update(
+                digit=said["digit"],
+                probability=round(said["probability"], 4),
+                top3=", ".join(f"{digit}: {probability:.2f}" for digit, probability in said["top3"]),
+                unsure="unsure" if said["unsure"] else "",
+            )
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     rows = read + rows  # answers first, then the files that could not be read
     with open(run_dir / "predictions.csv", "w", newline="") as f:
@@ -81,8 +84,10 @@ def predict(cfg: DictConfig) -> tuple[list[dict], int]:
     if read:
         draw_contact_sheet(pictures, digits, read, run_dir / "contact_sheet.png")
     print(table(rows))
-    print(f"\n{len(read)} classified, {len(rows) - len(read)} failed. Written: {run_dir / 'predictions.csv'}"
-          + (f", {run_dir / 'contact_sheet.png'}" if read else ""))
+    print(
+        f"\n{len(read)} classified, {len(rows) - len(read)} failed. Written: {run_dir / 'predictions.csv'}"
+        + (f", {run_dir / 'contact_sheet.png'}" if read else "")
+    )
     return rows, len(rows) - len(read)
 
 

@@ -61,12 +61,17 @@ def refuse_a_model_that_saw_the_holdout(path: Path, val_size: int) -> None:
     them, and its numbers (and the thresholds chosen on them) would flatter it."""
     trained_on = run_metrics(path).get("normalization", {}).get("train_images")
     if trained_on is None:
-        log.warning("%s has no run record beside it: whether it was trained on the validation holdout is not "
-                    "known. If it was (data.val_size=0), its split=val numbers flatter it.", path.name)
+        log.warning(
+            "%s has no run record beside it: whether it was trained on the validation holdout is not "
+            "known. If it was (data.val_size=0), its split=val numbers flatter it.",
+            path.name,
+        )
     elif trained_on > N_TRAIN - val_size:
-        raise ValueError(f"{path.name} was trained on {trained_on:,} images, the validation holdout included: split=val "
-                         "would score it on pictures of digits it learned. Use a model trained with a holdout "
-                         "(data.val_size=5000, the default), or split=test to report.")
+        raise ValueError(
+            f"{path.name} was trained on {trained_on:,} images, the validation holdout included: split=val "
+            "would score it on pictures of digits it learned. Use a model trained with a holdout "
+            "(data.val_size=5000, the default), or split=test to report."
+        )
 
 
 def answers(model, group: Group) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -109,8 +114,12 @@ def choose_unsure(scored: list[tuple[Group, torch.Tensor, torch.Tensor, torch.Te
                 metrics = group_metrics(correct, refused, unsure)
                 flagged.append(metrics["unsure"])
                 right.append(metrics["sure_accuracy"] or 0.0)
-            candidate = {"unsure_below": below, "unsure_margin": margin, "flagged": sum(flagged) / len(flagged),
-                         "sure_accuracy": sum(right) / len(right)}
+            candidate = {
+                "unsure_below": below,
+                "unsure_margin": margin,
+                "flagged": sum(flagged) / len(flagged),
+                "sure_accuracy": sum(right) / len(right),
+            }
             meets = candidate["meets_target"] = candidate["sure_accuracy"] >= target
             key = (meets, -candidate["flagged"] if meets else candidate["sure_accuracy"])
             if best is None or key > best[0]:
@@ -174,36 +183,54 @@ def _percent(value: float | None) -> str:
 def tables(result: dict) -> str:
     """robustness.md: one line per suite, then every group, then MNIST-C beside the paper's CNN."""
     suites = result["suites"]
-    lines = [f"# Robustness of {result['model']['file']} ({result['model']['architecture']})", "",
-             f"Split: {result['split']} ({result['images_from_split']:,} images), seed {result['seed']}; unsure when "
-             f"the top probability < {result['unsure_below']} or the runner-up within {result['unsure_margin']}. "
-             f"CPU: {result['provenance']['cpu']}.", "",
-             "| suite | group | images | accuracy | refused | flagged unsure | accuracy when sure |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"# Robustness of {result['model']['file']} ({result['model']['architecture']})",
+        "",
+        f"Split: {result['split']} ({result['images_from_split']:,} images), seed {result['seed']}; unsure when "
+        f"the top probability < {result['unsure_below']} or the runner-up within {result['unsure_margin']}. "
+        f"CPU: {result['provenance']['cpu']}.",
+        "",
+        "| suite | group | images | accuracy | refused | flagged unsure | accuracy when sure |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for suite, groups in suites.items():
         for name, m in groups.items():
             if "accuracy" in m:
-                lines.append(f"| {suite} | {name} | {m['images']:,} | {_percent(m['accuracy'])} | {_percent(m['refused'])} "
-                             f"| {_percent(m['unsure'])} | {_percent(m['sure_accuracy'])} |")
+                lines.append(
+                    f"| {suite} | {name} | {m['images']:,} | {_percent(m['accuracy'])} | {_percent(m['refused'])} "
+                    f"| {_percent(m['unsure'])} | {_percent(m['sure_accuracy'])} |"
+                )
             else:
                 lines.append(f"| {suite} | **{name}**: error | | **{_percent(m['error'])}** | | | |")
     paper = result["mnist_c_paper_test_error"]
     if "mnist_c" in suites or "mnist_c_read" in suites:
-        source = ("the paper's CNN (Mu & Gilmer 2019)" if paper else
-                  "the paper's CNN column is empty: its table was not in any copy this project could read")
-        lines += ["", f"MNIST-C test error, ours beside {source}:", "",
-                  "| corruption | paper's CNN | ours, as the paper feeds it | ours, read as predict reads a file |",
-                  "| --- | --- | --- | --- |"]
+        source = (
+            "the paper's CNN (Mu & Gilmer 2019)"
+            if paper
+            else "the paper's CNN column is empty: its table was not in any copy this project could read"
+        )
+        lines += [
+            "",
+            f"MNIST-C test error, ours beside {source}:",
+            "",
+            "| corruption | paper's CNN | ours, as the paper feeds it | ours, read as predict reads a file |",
+            "| --- | --- | --- | --- |",
+        ]
         for name in ("clean", *CORRUPTIONS):
-            ours = [_percent(1 - suites[s][name]["accuracy"]) if name in suites.get(s, {}) else ""
-                    for s in ("mnist_c", "mnist_c_read")]
+            ours = [
+                _percent(1 - suites[s][name]["accuracy"]) if name in suites.get(s, {}) else ""
+                for s in ("mnist_c", "mnist_c_read")
+            ]
             lines.append(f"| {name} | {'' if name not in paper else f'{paper[name]:.2f} %'} | {ours[0]} | {ours[1]} |")
     if "chosen_unsure" in result:
         chosen = result["chosen_unsure"]
-        lines += ["", f"Chosen on this split: unsure_below={chosen['unsure_below']} unsure_margin="
-                      f"{chosen['unsure_margin']} (flags {_percent(chosen['flagged'])} of answers; those not flagged are "
-                      f"right {_percent(chosen['sure_accuracy'])}, target {_percent(chosen['target'])}; mean over "
-                      f"{', '.join(chosen['suites'])})."]
+        lines += [
+            "",
+            f"Chosen on this split: unsure_below={chosen['unsure_below']} unsure_margin="
+            f"{chosen['unsure_margin']} (flags {_percent(chosen['flagged'])} of answers; those not flagged are "
+            f"right {_percent(chosen['sure_accuracy'])}, target {_percent(chosen['target'])}; mean over "
+            f"{', '.join(chosen['suites'])}).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -211,8 +238,10 @@ def tables(result: dict) -> str:
 def main(cfg: DictConfig) -> None:
     result = robustness(cfg)
     print(tables(result))
-    print(f"Written: {Path(HydraConfig.get().runtime.output_dir)} ({result['seconds']} s); settings: "
-          f"{OmegaConf.to_container(cfg.suites)}")
+    print(
+        f"Written: {Path(HydraConfig.get().runtime.output_dir)} ({result['seconds']} s); settings: "
+        f"{OmegaConf.to_container(cfg.suites)}"
+    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,13 @@ def main(cfg: DictConfig) -> None:
     model, card = load_model(model_to_use(cfg.ckpt_path, cfg.search_dir))
     if cfg.host not in LOOPBACK:
         print(f"host={cfg.host}: the page and its API are reachable from other machines on the network.")
-    app = create_app(model, card, max_upload_bytes=int(cfg.max_upload_mb * 1_000_000),
-                     unsure_below=cfg.unsure_below, unsure_margin=cfg.unsure_margin)
+    app = create_app(
+        model,
+        card,
+        max_upload_bytes=int(cfg.max_upload_mb * 1_000_000),
+        unsure_below=cfg.unsure_below,
+        unsure_margin=cfg.unsure_margin,
+    )
     print(f"Open http://{'[' + cfg.host + ']' if ':' in cfg.host else cfg.host}:{cfg.port} (Ctrl+C stops)", flush=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")
 

@@ -80,8 +80,10 @@ def calibrate(trainer: L.Trainer, datamodule, checkpoint: str) -> dict:
     found = None
     if trainer.is_global_zero:
         found = calibrate_checkpoint(checkpoint, datamodule.val_set.images, datamodule.val_set.labels)
-        rank_zero_info(f"Temperature {found['temperature']:.4f} fitted on the {found['fitted_on']}: validation NLL "
-                       f"{found['val_nll_before']} -> {found['val_nll_after']}; written into {checkpoint}")
+        rank_zero_info(
+            f"Temperature {found['temperature']:.4f} fitted on the {found['fitted_on']}: validation NLL "
+            f"{found['val_nll_before']} -> {found['val_nll_after']}; written into {checkpoint}"
+        )
     return trainer.strategy.broadcast(found, src=0)
 
 
@@ -89,8 +91,10 @@ def train(cfg: DictConfig) -> dict:
     hydra_cfg = HydraConfig.get()
     check_objective(cfg, hydra_cfg.sweeper._target_ if hydra_cfg.mode == RunMode.MULTIRUN else None)
     if not (cfg.trainer.max_epochs or 0) >= 1:  # 0 would report an untrained network's ~10 % as a result
-        raise ValueError(f"trainer.max_epochs must be 1 or more, got {cfg.trainer.max_epochs}: it is how many passes "
-                         "over the training images to make (the default MLP makes 40).")
+        raise ValueError(
+            f"trainer.max_epochs must be 1 or more, got {cfg.trainer.max_epochs}: it is how many passes "
+            "over the training images to make (the default MLP makes 40)."
+        )
     run_dir = Path(hydra_cfg.runtime.output_dir)
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on the CPU
@@ -116,8 +120,10 @@ def train(cfg: DictConfig) -> dict:
     checkpoint = chosen_checkpoint(trainer, run_dir)
     calibration = calibrate(trainer, datamodule, checkpoint)
     results = score_checkpoint(trainer, datamodule, checkpoint, validate=cfg.data.val_size > 0, pictures_dir=run_dir)
-    logger.log_metrics({"hp/val_acc": results.get("val/acc", float("nan")), "hp/test_acc": results["test/acc"]},
-                       step=trainer.global_step)
+    logger.log_metrics(
+        {"hp/val_acc": results.get("val/acc", float("nan")), "hp/test_acc": results["test/acc"]},
+        step=trainer.global_step,
+    )
     metrics = {
         **results,
         "objective": {"name": cfg.objective, "value": results.get(cfg.objective)},
@@ -128,7 +134,8 @@ def train(cfg: DictConfig) -> dict:
         "device": str(trainer.strategy.root_device),
         "normalization": {"mean": datamodule.mean, "std": datamodule.std, "train_images": len(datamodule.train_set)},
         "regularizer": OmegaConf.to_container(cfg.regularizer, resolve=True),  # what a model card says of training
-        "distillation": cfg.distillation and {**OmegaConf.to_container(cfg.distillation), "teacher_files": [str(path) for path in model.teacher.files]},
+        "distillation": cfg.distillation
+        and {**OmegaConf.to_container(cfg.distillation), "teacher_files": [str(path) for path in model.teacher.files]},
         "overrides": list(hydra_cfg.overrides.task),
         "provenance": provenance(),
     }

@@ -42,7 +42,9 @@ def tiny_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_checkpoint(tmp_path_factory) -> Path:
     """A model worth asking (3 epochs of the default MLP, about 98 % on the test set), trained in-process once."""
-    metrics = train_in_process(tmp_path_factory.mktemp("trained") / "run", "trainer.max_epochs=3", "trainer.limit_val_batches=1")
+    metrics = train_in_process(
+        tmp_path_factory.mktemp("trained") / "run", "trainer.max_epochs=3", "trainer.limit_val_batches=1"
+    )
     return Path(metrics["best_checkpoint"])
 
 
@@ -50,5 +52,7 @@ def trained_checkpoint(tmp_path_factory) -> Path:
 def exported_model(trained_checkpoint, tmp_path_factory) -> Path:
     """trained_checkpoint exported from the command line: the run folder, holding model.onnx and parity.json."""
     run_dir = tmp_path_factory.mktemp("export") / "run"
-    run_module("mnist_lightning.export", f"ckpt_path={trained_checkpoint}", f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
+    run_module(
+        "mnist_lightning.export", f"ckpt_path={trained_checkpoint}", f"hydra.run.dir={run_dir}", cwd=run_dir.parent
+    )
     return run_dir

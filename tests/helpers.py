@@ -20,7 +20,12 @@ RELEASE_0_1_0 = Path(__file__).parent / "fixtures" / "release_0.1.0"  # checkpoi
 
 # Settings that keep a real (non-fast_dev_run) training run to seconds: checkpoints, validation and test all
 # happen, on a fraction of the batches.
-TINY_RUN = ("trainer.max_epochs=1", "trainer.limit_train_batches=20", "trainer.limit_val_batches=2", "trainer.log_every_n_steps=5")
+TINY_RUN = (
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=20",
+    "trainer.limit_val_batches=2",
+    "trainer.log_every_n_steps=5",
+)
 
 
 def read_json(path: Path) -> dict:
@@ -29,10 +34,15 @@ def read_json(path: Path) -> dict:
 
 def run_module(module: str, *overrides: str, cwd: Path, check: bool = True):
     """Run `python -m module overrides...` in a fresh process, as a user would."""
-    quiet = ("trainer.enable_progress_bar=false",) if module in ("mnist_lightning.train", "mnist_lightning.eval") else ()
+    quiet = (
+        ("trainer.enable_progress_bar=false",) if module in ("mnist_lightning.train", "mnist_lightning.eval") else ()
+    )
     result = subprocess.run(
         [sys.executable, "-m", module, *overrides, *quiet],
-        cwd=cwd, capture_output=True, text=True, timeout=900,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{module} {overrides} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -74,8 +84,13 @@ def start_server(*overrides: str, cwd: Path) -> tuple[subprocess.Popen, str, str
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "mnist_lightning.serve", f"port={port}", *overrides], cwd=cwd,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mnist_lightning.serve", f"port={port}", *overrides],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines = []
     for line in server.stdout:  # uvicorn says where it listens once it does; the pipe ends if the command fails
         lines.append(line)
@@ -102,7 +117,9 @@ def on_canvas(image: Image.Image) -> Image.Image:
 
 def on_shaded_paper(image: Image.Image) -> Image.Image:
     """Dark ink on paper lit from one side: the background runs from light grey to white across the sheet."""
-    ink = torch.frombuffer(bytearray(image.resize((224, 224), Image.BICUBIC).tobytes()), dtype=torch.uint8).view(224, 224)
+    ink = torch.frombuffer(bytearray(image.resize((224, 224), Image.BICUBIC).tobytes()), dtype=torch.uint8).view(
+        224, 224
+    )
     paper = torch.linspace(150, 250, 224).expand(224, 224)
     return Image.fromarray((paper * (1 - ink / 255.0) + 30 * ink / 255.0).to(torch.uint8).numpy())
 

@@ -31,9 +31,23 @@ def test_augmentation_off_by_default_and_identity_when_all_zero():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"rotate_deg": -5}, {"translate": 1.0}, {"scale": (1.2, 0.8)}, {"shear_deg": 90}, {"elastic_alpha": -1},
-               {"elastic_sigma": 0}, {"aspect": 2}, {"pen_width": 3}, {"broken": 1}, {"faint": -0.1}, {"blur_sigma": 4},
-               {"low_res": 0.95}, {"speckle": 0.5}, {"share": 1.5}]
+    "kwargs",
+    [
+        {"rotate_deg": -5},
+        {"translate": 1.0},
+        {"scale": (1.2, 0.8)},
+        {"shear_deg": 90},
+        {"elastic_alpha": -1},
+        {"elastic_sigma": 0},
+        {"aspect": 2},
+        {"pen_width": 3},
+        {"broken": 1},
+        {"faint": -0.1},
+        {"blur_sigma": 4},
+        {"low_res": 0.95},
+        {"speckle": 0.5},
+        {"share": 1.5},
+    ],
 )
 def test_bad_augmentation_is_refused(kwargs):
     with pytest.raises(ValueError, match="regularizer.augment"):

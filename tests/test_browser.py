@@ -26,8 +26,10 @@ STROKES = {
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).is_file():
-        missing = ("No Chromium on this machine: `apt-get install chromium` (Debian, Ubuntu) installs the one this "
-                   "test drives; .ci/run installs it when it is missing.")
+        missing = (
+            "No Chromium on this machine: `apt-get install chromium` (Debian, Ubuntu) installs the one this "
+            "test drives; .ci/run installs it when it is missing."
+        )
         if os.environ.get("MNIST_LIGHTNING_REQUIRE_BROWSER"):
             pytest.fail(missing)
         pytest.skip(missing)
@@ -42,7 +44,9 @@ def browser():
 @pytest.fixture(scope="module")
 def page_url(trained_checkpoint, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("serve")
-    server, url, output = start_server(f"ckpt_path={trained_checkpoint}", f"hydra.run.dir={run_dir / 'log'}", cwd=run_dir)
+    server, url, output = start_server(
+        f"ckpt_path={trained_checkpoint}", f"hydra.run.dir={run_dir / 'log'}", cwd=run_dir
+    )
     assert "Uvicorn running on" in output, output
     yield url
     server.terminate()
@@ -73,8 +77,10 @@ def test_drawn_digits_and_an_uploaded_picture_are_read(browser, page_url, test_s
         page.click("#clear")
         draw(page, strokes)
         expect(page.locator("#digit")).to_have_text(digit, timeout=15_000)
-        seen_ink = page.evaluate("() => Array.from(document.getElementById('seen').getContext('2d')"
-                                 ".getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0 && v > 128).length")
+        seen_ink = page.evaluate(
+            "() => Array.from(document.getElementById('seen').getContext('2d')"
+            ".getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0 && v > 128).length"
+        )
         assert 20 < seen_ink < 300, seen_ink  # the 28x28 preview shows a digit's worth of ink
         assert float(page.locator("#bars li.top .value").text_content().rstrip("%")) > 10
     # A photo-like upload: an MNIST test digit, dark on light and 10x larger.

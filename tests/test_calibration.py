@@ -48,7 +48,8 @@ def test_the_fitted_temperature_is_written_into_the_checkpoint_and_used(trained_
 def test_training_fits_the_temperature_and_reports_test_calibration_before_and_after(trained_checkpoint):
     metrics = read_json(trained_checkpoint.parent.parent / "metrics.json")
     assert metrics["calibration"]["temperature"] == pytest.approx(
-        read_checkpoint(trained_checkpoint)["hyper_parameters"]["temperature"], abs=1e-4)
+        read_checkpoint(trained_checkpoint)["hyper_parameters"]["temperature"], abs=1e-4
+    )
     # Fitted on validation images only, it still brings the test set's calibration error down (1.4 % -> 0.4 %).
     assert metrics["test/ece"] < metrics["test/ece_uncalibrated"]
 

@@ -73,7 +73,9 @@ def test_weights_that_do_not_fit_their_network_are_refused(tiny_run, tmp_path):
 
 def test_a_checkpoint_of_another_architecture_is_named(tiny_run):
     path = tiny_run / "checkpoints" / "last.ckpt"
-    cnn = MNISTClassifier(backbone={"_target_": "mnist_lightning.models.cnn.CNN"}, optimizer={"_target_": "torch.optim.AdamW"})
+    cnn = MNISTClassifier(
+        backbone={"_target_": "mnist_lightning.models.cnn.CNN"}, optimizer={"_target_": "torch.optim.AdamW"}
+    )
     with pytest.raises(ValueError, match=r"holds a MLP\(hidden_sizes=\[512, 256\].*this run builds a CNN\("):
         check_same_architecture(cnn, read_checkpoint(path), path)
 
@@ -81,8 +83,14 @@ def test_a_checkpoint_of_another_architecture_is_named(tiny_run):
 def test_without_ckpt_path_the_newest_best_checkpoint_is_taken(tmp_path):
     with pytest.raises(FileNotFoundError, match="make train"):
         newest_checkpoint(tmp_path)
-    paths = [tmp_path / run / "checkpoints" / name for run, name in
-             (("old", "epoch03-val_acc0.9900.ckpt"), ("new", "epoch01-val_acc0.9800.ckpt"), ("new", "last.ckpt"))]
+    paths = [
+        tmp_path / run / "checkpoints" / name
+        for run, name in (
+            ("old", "epoch03-val_acc0.9900.ckpt"),
+            ("new", "epoch01-val_acc0.9800.ckpt"),
+            ("new", "last.ckpt"),
+        )
+    ]
     for age, path in enumerate(paths):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")

@@ -54,7 +54,10 @@ def test_l2_and_l1_penalties_add_exactly_to_the_loss():
     state = plain.state_dict()
     weights_sq = sum(p.pow(2).sum() for p in plain._penalized()).item()
     weights_abs = sum(p.abs().sum() for p in plain._penalized()).item()
-    for kwargs, extra in (({"weight_decay": 0.1, "weight_decay_mode": "l2"}, 0.05 * weights_sq), ({"l1": 1e-3}, 1e-3 * weights_abs)):
+    for kwargs, extra in (
+        ({"weight_decay": 0.1, "weight_decay_mode": "l2"}, 0.05 * weights_sq),
+        ({"l1": 1e-3}, 1e-3 * weights_abs),
+    ):
         penalized = make_classifier(**kwargs)
         penalized.load_state_dict(state)
         assert _loss(penalized, batch) == pytest.approx(_loss(plain, batch) + extra, rel=1e-5)
@@ -68,16 +71,23 @@ def test_nan_loss_stops_with_advice():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"weight_decay": -1e-4}, "weight_decay must be >= 0"), ({"l1": -1.0}, "l1"),
-     ({"label_smoothing": 1.0}, "label_smoothing"), ({"weight_decay_mode": "both"}, "weight_decay_mode"),
-     ({"max_norm": 0.0}, "max_norm must be > 0"), ({"temperature": 0.0}, "temperature must be > 0")],
+    [
+        ({"weight_decay": -1e-4}, "weight_decay must be >= 0"),
+        ({"l1": -1.0}, "l1"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"weight_decay_mode": "both"}, "weight_decay_mode"),
+        ({"max_norm": 0.0}, "max_norm must be > 0"),
+        ({"temperature": 0.0}, "temperature must be > 0"),
+    ],
 )
 def test_bad_regularizer_values_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_classifier(**kwargs)
 
 
-@pytest.mark.parametrize("backbone", [MLP_CFG, {"_target_": "mnist_lightning.models.cnn.CNN", "channels": [4], "hidden_size": 8}])
+@pytest.mark.parametrize(
+    "backbone", [MLP_CFG, {"_target_": "mnist_lightning.models.cnn.CNN", "channels": [4], "hidden_size": 8}]
+)
 def test_max_norm_caps_every_units_incoming_weights_after_each_step(backbone):
     def unit_norms(model):  # one norm per unit: per row of a Linear weight, per output channel of a kernel
         return torch.cat([w.detach().flatten(1).norm(dim=1) for w in model._penalized()])
@@ -103,5 +113,7 @@ def test_max_norm_caps_every_units_incoming_weights_after_each_step(backbone):
             assert after.max() > 0.5  # off: the step leaves norms free
         else:
             assert after.max() <= 0.5 + 1e-5
-            assert torch.isclose(after, torch.full_like(after, 0.5), atol=1e-4)[before > 0.6].all()  # capped, not zeroed
+            assert torch.isclose(after, torch.full_like(after, 0.5), atol=1e-4)[
+                before > 0.6
+            ].all()  # capped, not zeroed
             assert after[shortest] <= before[shortest] + 0.01  # a short unit is only moved by the step itself

@@ -22,6 +22,9 @@ def test_cnn_stages_and_convs_per_stage():
     assert cnn(torch.rand(2, 1, 28, 28)).shape == (2, 10)
     assert sum(isinstance(m, nn.Conv2d) for m in cnn) == 6 and sum(isinstance(m, nn.MaxPool2d) for m in cnn) == 3
     assert [m.in_features for m in cnn if isinstance(m, nn.Linear)] == [128 * 3 * 3, 256]  # 28 -> 14 -> 7 -> 3
-    for bad, message in (({"channels": [32, 64, 128, 256]}, "1 to 3 positive integers"), ({"convs_per_stage": 0}, "convs_per_stage")):
+    for bad, message in (
+        ({"channels": [32, 64, 128, 256]}, "1 to 3 positive integers"),
+        ({"convs_per_stage": 0}, "convs_per_stage"),
+    ):
         with pytest.raises(ValueError, match=message):
             CNN(**bad)

@@ -18,8 +18,11 @@ def test_every_config_group_ships_in_the_wheel():
     """A config folder missing from pyproject.toml works in a checkout and is absent after `pip install .`."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     setuptools = tomllib.loads((Path(CONFIG_DIR).parent / "pyproject.toml").read_text())["tool"]["setuptools"]
-    groups = {"mnist_lightning.conf." + ".".join(path.relative_to(CONFIG_DIR).parts)  # nested ones too (hydra/launcher)
-              for path in Path(CONFIG_DIR).rglob("*") if path.is_dir() and any(path.glob("*.yaml"))}
+    groups = {
+        "mnist_lightning.conf." + ".".join(path.relative_to(CONFIG_DIR).parts)  # nested ones too (hydra/launcher)
+        for path in Path(CONFIG_DIR).rglob("*")
+        if path.is_dir() and any(path.glob("*.yaml"))
+    }
     assert groups - set(setuptools["packages"]) == set()
     assert groups - set(setuptools["package-data"]) == set()
 
@@ -51,9 +54,15 @@ def test_every_regularizer_knob_is_wired_into_the_part_it_acts_on(tmp_path):
     """conf/regularizer/default.yaml declares each knob and wires it; this builds every part and looks inside."""
     wiring = (Path(CONFIG_DIR) / "regularizer" / "default.yaml").read_text().split("\nregularizer:\n", 1)[1]
     cfg = compose_train_config(
-        "regularizer.dropout=0.25", "regularizer.weight_decay=0.01", "regularizer.weight_decay_mode=l2",
-        "regularizer.l1=1e-5", "regularizer.label_smoothing=0.1", "regularizer.gradient_clip_val=0.5",
-        "regularizer.early_stopping_patience=4", "regularizer.ema_epochs=2", "regularizer.augment.rotate_deg=7",
+        "regularizer.dropout=0.25",
+        "regularizer.weight_decay=0.01",
+        "regularizer.weight_decay_mode=l2",
+        "regularizer.l1=1e-5",
+        "regularizer.label_smoothing=0.1",
+        "regularizer.gradient_clip_val=0.5",
+        "regularizer.early_stopping_patience=4",
+        "regularizer.ema_epochs=2",
+        "regularizer.augment.rotate_deg=7",
         run_dir=tmp_path,
     )
     unwired = [knob for knob in cfg.regularizer if "${regularizer." + knob + "}" not in wiring]
@@ -77,8 +86,15 @@ def test_each_way_of_teaching_changes_only_the_teaching(tmp_path):
         cfg = compose_train_config("experiment=distill_ablation", f"+teaching={variant}", run_dir=tmp_path)
         assert cfg.data.val_size == 5000 and cfg.trainer.max_epochs == 8 and cfg.model == student.model, variant
         assert cfg.regularizer == student.regularizer and cfg.optimizer == student.optimizer, variant
-    assert compose_train_config("experiment=distill_ablation", "+teaching=hard_labels", run_dir=tmp_path).distillation is None
-    taught = {variant: compose_train_config("experiment=distill_ablation", f"+teaching={variant}", run_dir=tmp_path).distillation
-              for variant in ("one_teacher", "ensemble", "ensemble_t1")}
+    assert (
+        compose_train_config("experiment=distill_ablation", "+teaching=hard_labels", run_dir=tmp_path).distillation
+        is None
+    )
+    taught = {
+        variant: compose_train_config(
+            "experiment=distill_ablation", f"+teaching={variant}", run_dir=tmp_path
+        ).distillation
+        for variant in ("one_teacher", "ensemble", "ensemble_t1")
+    }
     assert taught["one_teacher"].teachers != taught["ensemble"].teachers == taught["ensemble_t1"].teachers
     assert taught["ensemble"].temperature == 4.0 and taught["ensemble_t1"].temperature == 1.0

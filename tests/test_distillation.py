@@ -12,8 +12,12 @@ from helpers import TINY_RUN, train_in_process
 from mnist_lightning.training.classifier import MNISTClassifier
 from mnist_lightning.training.distillation import distillation_loss
 
-STUDENT = dict(backbone={"_target_": "mnist_lightning.models.mlp.MLP", "hidden_sizes": [64], "dropout": 0.0},
-               optimizer={"_target_": "torch.optim.AdamW", "lr": 3e-3}, mean=0.1307, std=0.3081)
+STUDENT = dict(
+    backbone={"_target_": "mnist_lightning.models.mlp.MLP", "hidden_sizes": [64], "dropout": 0.0},
+    optimizer={"_target_": "torch.optim.AdamW", "lr": 3e-3},
+    mean=0.1307,
+    std=0.3081,
+)
 
 
 def distilled(**settings) -> dict:
@@ -42,11 +46,14 @@ def test_a_student_matching_its_teacher_moves_towards_the_teachers_second_choice
     assert student.grad[0, 7] == student.grad[0].min()
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"hard_label_weight": 1.0}, "would ignore the teacher"),
-    ({"temperature": 0.0}, "temperature must be > 0"),
-    ({"teachers": []}, "teachers is empty"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"hard_label_weight": 1.0}, "would ignore the teacher"),
+        ({"temperature": 0.0}, "temperature must be > 0"),
+        ({"teachers": []}, "teachers is empty"),
+    ],
+)
 def test_settings_a_student_cannot_train_with_are_refused(settings, message):
     with pytest.raises(ValueError, match=message):
         MNISTClassifier(**STUDENT, distillation=distilled(**settings))
@@ -74,7 +81,9 @@ def test_the_teacher_sees_exactly_the_batch_the_student_learns_from():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
-def test_with_no_weight_on_the_labels_a_student_learns_the_digits_from_its_teacher_alone(trained_checkpoint, train_split, test_split):
+def test_with_no_weight_on_the_labels_a_student_learns_the_digits_from_its_teacher_alone(
+    trained_checkpoint, train_split, test_split
+):
     """Every label the student is given is 0, so all it knows of the digits comes from the teacher."""
     from mnist_lightning.inference.ensemble import Ensemble
 
@@ -96,8 +105,9 @@ def test_with_no_weight_on_the_labels_a_student_learns_the_digits_from_its_teach
 def test_a_distilled_run_records_its_teachers_and_the_student_loads_without_them(trained_checkpoint, tmp_path):
     teacher = tmp_path / "teacher.ckpt"
     teacher.write_bytes(trained_checkpoint.read_bytes())
-    metrics = train_in_process(tmp_path / "student", *TINY_RUN, "distillation=teachers",
-                               f"distillation.teachers=['{tmp_path}/teach*.ckpt']")
+    metrics = train_in_process(
+        tmp_path / "student", *TINY_RUN, "distillation=teachers", f"distillation.teachers=['{tmp_path}/teach*.ckpt']"
+    )
     assert metrics["distillation"]["teacher_files"] == [str(teacher)]
     assert metrics["distillation"]["temperature"] == 4.0
     assert (tmp_path / "student" / "soft_targets.png").is_file()  # what the teachers said, drawn before training
@@ -114,7 +124,9 @@ def test_a_distilled_run_records_its_teachers_and_the_student_loads_without_them
 
 def test_teachers_that_name_no_file_fail_before_training_and_say_how_to_make_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="experiment=cnn_teacher"):
-        train_in_process(tmp_path / "student", *TINY_RUN, "distillation=teachers", f"distillation.teachers=['{tmp_path}/none*.ckpt']")
+        train_in_process(
+            tmp_path / "student", *TINY_RUN, "distillation=teachers", f"distillation.teachers=['{tmp_path}/none*.ckpt']"
+        )
     assert not (tmp_path / "student" / "checkpoints").exists()
 
 

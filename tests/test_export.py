@@ -35,8 +35,13 @@ def test_the_file_says_what_it_takes_and_where_it_came_from(exported_model, trai
     assert metadata["source_checkpoint"] == trained_checkpoint.name  # the name and the sha256, not where it lay
     assert str(trained_checkpoint.parent) not in " ".join(metadata.values())
     accuracy = read_json(exported_model / "parity.json")["test_accuracy"]
-    assert metadata["test_accuracy"] == f"{accuracy:.4f}" and "official 10,000-image" in metadata["test_accuracy_measured"]
-    assert metadata["training"].startswith("AdamW (lr 0.003), OneCycleLR schedule") and "3 epochs on 55,000 images" in metadata["training"]
+    assert (
+        metadata["test_accuracy"] == f"{accuracy:.4f}" and "official 10,000-image" in metadata["test_accuracy_measured"]
+    )
+    assert (
+        metadata["training"].startswith("AdamW (lr 0.003), OneCycleLR schedule")
+        and "3 epochs on 55,000 images" in metadata["training"]
+    )
     assert len(json.loads(metadata["code_version"])["git_commit"]) == 40
     assert json.loads(metadata["temperature"]) == load_classifier(trained_checkpoint).hparams.temperature
 
@@ -66,16 +71,31 @@ def test_a_different_answer_fails_the_check_and_is_named():
 def test_a_failed_check_writes_no_model_and_exits_non_zero(trained_checkpoint, tmp_path):
     # Tolerance 0: float32 ONNX and PyTorch differ in the last bits, so the check must fail, as a real mismatch would.
     run_dir = tmp_path / "run"
-    result = run_module("mnist_lightning.export", f"ckpt_path={trained_checkpoint}", "tolerance=0",
-                        f"hydra.run.dir={run_dir}", cwd=tmp_path, check=False)
+    result = run_module(
+        "mnist_lightning.export",
+        f"ckpt_path={trained_checkpoint}",
+        "tolerance=0",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 1 and "no model was written" in result.stderr and "FAILED" in result.stdout
     assert not (run_dir / "model.onnx").exists() and not read_json(run_dir / "parity.json")["passed"]
 
 
 def test_an_unknown_format_is_refused_with_the_choices(trained_checkpoint, tmp_path):
-    result = run_module("mnist_lightning.export", f"ckpt_path={trained_checkpoint}", "format=torchscript",
-                        f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, check=False)
-    assert result.returncode != 0 and "format=torchscript is not one this exporter writes; use one of ('onnx',)" in result.stderr
+    result = run_module(
+        "mnist_lightning.export",
+        f"ckpt_path={trained_checkpoint}",
+        "format=torchscript",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert (
+        result.returncode != 0
+        and "format=torchscript is not one this exporter writes; use one of ('onnx',)" in result.stderr
+    )
 
 
 def test_bad_onnx_files_are_refused_with_the_reason(exported_model, tmp_path):

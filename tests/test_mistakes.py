@@ -11,9 +11,13 @@ from mnist_lightning.reporting.mistakes import PICTURES, calibration_bins, expec
 def test_calibration_error_is_the_gap_between_confidence_and_accuracy():
     labels = torch.tensor([0, 0, 0, 0])
     sure_and_right = torch.tensor([[0.9, 0.1]] * 4)
-    assert expected_calibration_error(calibration_bins(sure_and_right, labels)) == pytest.approx(0.1)  # 90 % sure, 100 % right
+    assert expected_calibration_error(calibration_bins(sure_and_right, labels)) == pytest.approx(
+        0.1
+    )  # 90 % sure, 100 % right
     half_right = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])
-    assert expected_calibration_error(calibration_bins(half_right, labels)) == pytest.approx(0.4)  # 90 % sure, 50 % right
+    assert expected_calibration_error(calibration_bins(half_right, labels)) == pytest.approx(
+        0.4
+    )  # 90 % sure, 50 % right
 
 
 def test_pictures_and_numbers_of_the_mistakes(tmp_path, test_split):
@@ -23,7 +27,9 @@ def test_pictures_and_numbers_of_the_mistakes(tmp_path, test_split):
     numbers = mistake_pictures(probabilities, labels, images, tmp_path)
     wrong_per_class = torch.bincount(labels[:10], minlength=10)
     total_per_class = torch.bincount(labels, minlength=10)
-    assert numbers["test/per_class_acc"] == {str(c): round(float(1 - wrong_per_class[c] / total_per_class[c]), 4) for c in range(10)}
+    assert numbers["test/per_class_acc"] == {
+        str(c): round(float(1 - wrong_per_class[c] / total_per_class[c]), 4) for c in range(10)
+    }
     assert 0 <= numbers["test/ece"] <= 1
     assert all((tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG" for name in PICTURES)
 
@@ -35,5 +41,7 @@ def test_with_the_probabilities_before_scaling_both_calibration_errors_are_repor
     scaled, as_trained = torch.softmax(logits / 2, dim=1), torch.softmax(logits, dim=1)
     numbers = mistake_pictures(scaled, labels, images, tmp_path, uncalibrated=as_trained)
     assert numbers["test/ece"] == pytest.approx(expected_calibration_error(calibration_bins(scaled, labels)), abs=1e-5)
-    assert numbers["test/ece_uncalibrated"] == pytest.approx(expected_calibration_error(calibration_bins(as_trained, labels)), abs=1e-5)
+    assert numbers["test/ece_uncalibrated"] == pytest.approx(
+        expected_calibration_error(calibration_bins(as_trained, labels)), abs=1e-5
+    )
     assert numbers["test/ece_uncalibrated"] != numbers["test/ece"]

@@ -29,8 +29,10 @@ def test_an_optimizing_sweeper_refuses_a_run_without_validation():
     check_objective(cfg, sweeper=None)
 
 
-@pytest.mark.parametrize("override, named", [("regularizer.early_stopping_patience=3", "early_stopping_patience"),
-                                              ("scheduler=plateau", "scheduler=plateau")])
+@pytest.mark.parametrize(
+    "override, named",
+    [("regularizer.early_stopping_patience=3", "early_stopping_patience"), ("scheduler=plateau", "scheduler=plateau")],
+)
 def test_what_watches_val_acc_needs_a_validation_set(override, named):
     with pytest.raises(ValueError, match=f"{named}.*data.val_size=0 leaves no validation set"):
         check_objective(compose_train_config("data.val_size=0", override), sweeper=None)

@@ -10,9 +10,14 @@ import pytest
 from mnist_lightning.training import precision
 
 
-@pytest.mark.parametrize("has_bf16, trainer_precision, warned", [
-    (False, "bf16-mixed", True), (False, "32-true", False), (True, "bf16-mixed", False),
-])
+@pytest.mark.parametrize(
+    "has_bf16, trainer_precision, warned",
+    [
+        (False, "bf16-mixed", True),
+        (False, "32-true", False),
+        (True, "bf16-mixed", False),
+    ],
+)
 def test_emulated_bf16_is_named_with_its_fix(monkeypatch, has_bf16, trainer_precision, warned):
     monkeypatch.setattr(precision, "cpu_has_bf16", lambda: has_bf16)
     trainer = L.Trainer(accelerator="cpu", precision=trainer_precision, logger=False, enable_progress_bar=False)

@@ -23,8 +23,14 @@ def test_a_folder_of_pictures_is_classified_and_bad_files_are_named(trained_chec
     (photos / "notes.txt").write_text("not a picture")
     Image.new("L", (64, 64), 255).save(photos / "blank.png")
     run_dir = tmp_path / "run"
-    result = run_module("mnist_lightning.predict", f"inputs={photos}", f"ckpt_path={trained_checkpoint}",
-                        f"hydra.run.dir={run_dir}", cwd=tmp_path, check=False)
+    result = run_module(
+        "mnist_lightning.predict",
+        f"inputs={photos}",
+        f"ckpt_path={trained_checkpoint}",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 1, result.stderr  # some files failed, which the exit code says
     assert (run_dir / "predictions.csv").is_file(), result.stderr
     with open(run_dir / "predictions.csv") as f:
@@ -41,21 +47,32 @@ def test_inputs_are_files_folders_and_patterns_and_empty_ones_are_reported(tmp_p
     (tmp_path / "a.png").write_bytes(b"")
     (tmp_path / "b.jpg").write_bytes(b"")
     (tmp_path / "empty").mkdir()
-    files, problems = find_inputs([str(tmp_path / "a.png"), str(tmp_path / "*.jpg"), str(tmp_path / "empty"),
-                                   str(tmp_path / "*.gif")])
+    files, problems = find_inputs(
+        [str(tmp_path / "a.png"), str(tmp_path / "*.jpg"), str(tmp_path / "empty"), str(tmp_path / "*.gif")]
+    )
     assert [f.name for f in files] == ["a.png", "b.jpg"]
-    assert [p["error"] for p in problems] == [f"the folder {tmp_path / 'empty'} holds no files",
-                                              f"{tmp_path / '*.gif'} is no file or folder, and as a pattern it matches no file"]
+    assert [p["error"] for p in problems] == [
+        f"the folder {tmp_path / 'empty'} holds no files",
+        f"{tmp_path / '*.gif'} is no file or folder, and as a pattern it matches no file",
+    ]
 
 
-def test_an_exported_onnx_file_predicts_as_its_checkpoint_does(exported_model, trained_checkpoint, test_split, tmp_path):
+def test_an_exported_onnx_file_predicts_as_its_checkpoint_does(
+    exported_model, trained_checkpoint, test_split, tmp_path
+):
     photos = tmp_path / "photos"
     photos.mkdir()
     for i, change in enumerate(CHANGES.values()):
         change(picture(test_split[0][i])).save(photos / f"{i}.png")
     answers = {}
     for name, model in (("checkpoint", trained_checkpoint), ("onnx", exported_model / "model.onnx")):
-        run_module("mnist_lightning.predict", f"inputs={photos}", f"ckpt_path={model}", f"hydra.run.dir={tmp_path / name}", cwd=tmp_path)
+        run_module(
+            "mnist_lightning.predict",
+            f"inputs={photos}",
+            f"ckpt_path={model}",
+            f"hydra.run.dir={tmp_path / name}",
+            cwd=tmp_path,
+        )
         with open(tmp_path / name / "predictions.csv") as f:
             answers[name] = [(row["file"], row["digit"], float(row["probability"])) for row in csv.DictReader(f)]
     assert [row[:2] for row in answers["onnx"]] == [row[:2] for row in answers["checkpoint"]]

@@ -53,12 +53,18 @@ def test_changed_pictures_are_read_like_the_originals(trained_model, test_split,
     originals = torch.stack([preprocess(picture(digit)) for digit in images])
     changed = torch.stack([preprocess(CHANGES[change](picture(digit))) for digit in images])
     with torch.no_grad():
-        agree = (trained_model(originals[:, None]).argmax(1) == trained_model(changed[:, None]).argmax(1)).float().mean()
+        agree = (
+            (trained_model(originals[:, None]).argmax(1) == trained_model(changed[:, None]).argmax(1)).float().mean()
+        )
     assert agree >= 0.97, f"{change}: {agree:.1%} predicted like the original"
 
 
 def test_a_blank_picture_has_no_digit():
-    for blank in (Image.new("L", (64, 64), 255), Image.new("RGB", (50, 80), (12, 200, 40)), Image.new("RGBA", (30, 30))):
+    for blank in (
+        Image.new("L", (64, 64), 255),
+        Image.new("RGB", (50, 80), (12, 200, 40)),
+        Image.new("RGBA", (30, 30)),
+    ):
         with pytest.raises(DigitImageError, match="no digit found"):
             preprocess(blank)
 
@@ -130,11 +136,22 @@ def test_mnist_itself_has_the_form_the_properties_ask(test_split):
     blur=st.floats(0, 2.5),
     jpeg=st.one_of(st.none(), st.integers(40, 95)),
 )
-def test_any_picture_of_a_digit_comes_out_in_mnist_form(test_split, index, frame, height, where, canvas, rotate, stroke,
-                                                        grain, light, shadow, blur, jpeg):
-    scene = Scene(frame=frame, digit_height=height, centre=where, canvas=canvas, rotate_deg=rotate, stroke=stroke,
-                  grain=grain, light_gradient=light, shadow=shadow, blur_sigma=blur,
-                  jpeg_quality=None if canvas == "transparent" else jpeg)
+def test_any_picture_of_a_digit_comes_out_in_mnist_form(
+    test_split, index, frame, height, where, canvas, rotate, stroke, grain, light, shadow, blur, jpeg
+):
+    scene = Scene(
+        frame=frame,
+        digit_height=height,
+        centre=where,
+        canvas=canvas,
+        rotate_deg=rotate,
+        stroke=stroke,
+        grain=grain,
+        light_gradient=light,
+        shadow=shadow,
+        blur_sigma=blur,
+        jpeg_quality=None if canvas == "transparent" else jpeg,
+    )
     digit = preprocess(photograph(test_split[0][index], scene, np.random.default_rng(index)))
     side, off_centre = mnist_form(digit)
     assert 19 <= side <= 20, f"the ink's box is {side} pixels on its longer side"
@@ -164,7 +181,9 @@ def test_every_way_devices_store_a_picture_reads_like_the_plain_one(upright_digi
         plain = preprocess(upright)
         # 1-bit files lose the soft edges. Up to a pixel's shift: a centre of mass at x.5 rounds either way when the grey levels differ a little.
         difference = min((digit.roll((dy, dx), (0, 1)) - plain).abs().mean() for dy in (-1, 0, 1) for dx in (-1, 0, 1))
-        assert difference < (0.06 if "1bit" in encoding else 0.04), f"{encoding}: {difference:.3f} mean difference from the plain picture ({notes})"
+        assert difference < (0.06 if "1bit" in encoding else 0.04), (
+            f"{encoding}: {difference:.3f} mean difference from the plain picture ({notes})"
+        )
         assert mnist_form(digit)[0] in (19, 20)
     if "exif_orientation" in encoding:  # Pillow turns a TIFF upright itself while decoding it
         assert any("orientation tag" in note for note in notes), notes
@@ -176,8 +195,16 @@ def _wide(digit: torch.Tensor, mode: str, low: float, high: float) -> Image.Imag
     return Image.fromarray(values.astype(np.uint16) if mode == "I;16" else values, mode=None if mode == "I;16" else "F")
 
 
-@pytest.mark.parametrize("case", ["12-bit in a 16-bit file", "float with resampling overshoot", "float with a NaN",
-                                  "16-bit with a transparent value", "LAB"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "12-bit in a 16-bit file",
+        "float with resampling overshoot",
+        "float with a NaN",
+        "16-bit with a transparent value",
+        "LAB",
+    ],
+)
 def test_pictures_from_scientific_and_print_tools_read_like_the_digit(test_split, case, tmp_path):
     digit = test_split[0][3]
     plain = preprocess(picture(digit))

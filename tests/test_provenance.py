@@ -16,7 +16,9 @@ from mnist_lightning.reporting.provenance import provenance
 def test_a_checkout_reports_its_commit_and_whether_it_was_dirty():
     record = provenance()
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain"], capture_output=True, text=True, check=True)
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain"], capture_output=True, text=True, check=True
+    )
     assert record["code"] == {"git_commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
     assert record["torch"] == torch.__version__ and record["lightning"] == lightning.__version__
     assert record["cpu"] and record["torch_threads"] == torch.get_num_threads() >= 1

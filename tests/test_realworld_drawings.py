@@ -25,9 +25,26 @@ from mnist_lightning.realworld.drawings import (
 )
 
 REQUIRED = [
-    "7_crossed", "7_hooked", "7_plain", "1_flag_base", "1_flag", "1_stick", "4_open", "4_closed", "2_looped",
-    "2_plain", "3_flat_top", "3_round", "9_straight_tail", "9_curved_tail", "6_one_stroke", "6_circle_and_stem",
-    "8_one_stroke", "8_two_circles", "5_flag", "0_oval",
+    "7_crossed",
+    "7_hooked",
+    "7_plain",
+    "1_flag_base",
+    "1_flag",
+    "1_stick",
+    "4_open",
+    "4_closed",
+    "2_looped",
+    "2_plain",
+    "3_flat_top",
+    "3_round",
+    "9_straight_tail",
+    "9_curved_tail",
+    "6_one_stroke",
+    "6_circle_and_stem",
+    "8_one_stroke",
+    "8_two_circles",
+    "5_flag",
+    "0_oval",
 ]
 
 

@@ -14,23 +14,53 @@ from mnist_lightning.realworld.encodings import ENCODINGS, ORIENTATION
 SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I"}  # what Pillow versions have called a 16-bit greyscale file
 # name -> (modes accepted, orientation tag, frames)
 EXPECTED = {
-    "jpeg_exif_orientation_6": ({"RGB"}, 6, 1), "jpeg_exif_orientation_3": ({"RGB"}, 3, 1),
-    "jpeg_exif_orientation_8": ({"RGB"}, 8, 1), "jpeg_exif_orientation_2": ({"RGB"}, 2, 1),
-    "jpeg_exif_orientation_5": ({"RGB"}, 5, 1), "png_exif_orientation_6": ({"RGB"}, 6, 1),
-    "webp_exif_orientation_6": ({"RGB"}, 6, 1), "tiff_orientation_8": ({"RGB"}, 8, 1),
-    "png_grey": ({"L"}, None, 1), "png_rgb": ({"RGB"}, None, 1), "png_rgba_opaque": ({"RGBA"}, None, 1),
-    "png_rgba_transparent": ({"RGBA"}, None, 1), "png_grey_alpha": ({"LA"}, None, 1),
-    "png_16bit_grey": (SIXTEEN_BIT, None, 1), "tiff_16bit_grey": (SIXTEEN_BIT, None, 1),
-    "tiff_32bit_int": ({"I"}, None, 1), "tiff_float_unit": ({"F"}, None, 1), "tiff_float_255": ({"F"}, None, 1),
-    "jpeg_cmyk": ({"CMYK"}, None, 1), "tiff_cmyk": ({"CMYK"}, None, 1), "png_palette": ({"P"}, None, 1),
-    "png_palette_transparent": ({"P"}, None, 1), "png_1bit": ({"1"}, None, 1), "tiff_1bit_g4": ({"1"}, None, 1),
-    "bmp": ({"RGB"}, None, 1), "bmp_grey": ({"L", "P"}, None, 1), "gif": ({"P"}, None, 1),
-    "gif_two_frames": ({"P", "RGB"}, None, 2), "tiff_lzw": ({"RGB"}, None, 1), "tiff_two_pages": ({"L"}, None, 2),
-    "jpeg_grey": ({"L"}, None, 1), "jpeg_progressive": ({"RGB"}, None, 1), "webp": ({"RGB"}, None, 1),
-    "webp_lossless_transparent": ({"RGBA"}, None, 1), "pgm": ({"L"}, None, 1), "avif": ({"RGB"}, None, 1),
+    "jpeg_exif_orientation_6": ({"RGB"}, 6, 1),
+    "jpeg_exif_orientation_3": ({"RGB"}, 3, 1),
+    "jpeg_exif_orientation_8": ({"RGB"}, 8, 1),
+    "jpeg_exif_orientation_2": ({"RGB"}, 2, 1),
+    "jpeg_exif_orientation_5": ({"RGB"}, 5, 1),
+    "png_exif_orientation_6": ({"RGB"}, 6, 1),
+    "webp_exif_orientation_6": ({"RGB"}, 6, 1),
+    "tiff_orientation_8": ({"RGB"}, 8, 1),
+    "png_grey": ({"L"}, None, 1),
+    "png_rgb": ({"RGB"}, None, 1),
+    "png_rgba_opaque": ({"RGBA"}, None, 1),
+    "png_rgba_transparent": ({"RGBA"}, None, 1),
+    "png_grey_alpha": ({"LA"}, None, 1),
+    "png_16bit_grey": (SIXTEEN_BIT, None, 1),
+    "tiff_16bit_grey": (SIXTEEN_BIT, None, 1),
+    "tiff_32bit_int": ({"I"}, None, 1),
+    "tiff_float_unit": ({"F"}, None, 1),
+    "tiff_float_255": ({"F"}, None, 1),
+    "jpeg_cmyk": ({"CMYK"}, None, 1),
+    "tiff_cmyk": ({"CMYK"}, None, 1),
+    "png_palette": ({"P"}, None, 1),
+    "png_palette_transparent": ({"P"}, None, 1),
+    "png_1bit": ({"1"}, None, 1),
+    "tiff_1bit_g4": ({"1"}, None, 1),
+    "bmp": ({"RGB"}, None, 1),
+    "bmp_grey": ({"L", "P"}, None, 1),
+    "gif": ({"P"}, None, 1),
+    "gif_two_frames": ({"P", "RGB"}, None, 2),
+    "tiff_lzw": ({"RGB"}, None, 1),
+    "tiff_two_pages": ({"L"}, None, 2),
+    "jpeg_grey": ({"L"}, None, 1),
+    "jpeg_progressive": ({"RGB"}, None, 1),
+    "webp": ({"RGB"}, None, 1),
+    "webp_lossless_transparent": ({"RGBA"}, None, 1),
+    "pgm": ({"L"}, None, 1),
+    "avif": ({"RGB"}, None, 1),
 }
-FORMATS = {"jpeg": "JPEG", "png": "PNG", "tiff": "TIFF", "webp": "WEBP", "bmp": "BMP", "gif": "GIF", "pgm": "PPM",
-           "avif": "AVIF"}
+FORMATS = {
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "tiff": "TIFF",
+    "webp": "WEBP",
+    "bmp": "BMP",
+    "gif": "GIF",
+    "pgm": "PPM",
+    "avif": "AVIF",
+}
 LOSSY_OR_THRESHOLDED = ("jpeg", "webp", "avif", "1bit")
 
 
@@ -38,8 +68,9 @@ LOSSY_OR_THRESHOLDED = ("jpeg", "webp", "avif", "1bit")
 def pictures(test_split):
     """Clean pictures of digits as the encoders take them: MNIST inverted (dark ink on white), upscaled 4x, one
     cropped to 112 x 84 so that a turn by 90 degrees shows in the size."""
-    upright = [Image.fromarray(255 - digit.numpy()).resize((112, 112), Image.Resampling.BICUBIC)
-               for digit in test_split[0][:3]]
+    upright = [
+        Image.fromarray(255 - digit.numpy()).resize((112, 112), Image.Resampling.BICUBIC) for digit in test_split[0][:3]
+    ]
     return upright + [upright[0].crop((14, 0, 98, 112))]
 
 
@@ -106,8 +137,10 @@ def test_tagged_files_store_the_pixels_turned(pictures, name):
 
 
 def test_deep_and_float_files_use_their_whole_range(pictures):
-    values = {name: np.asarray(_decoded(ENCODINGS[name](pictures[0])), np.float64)
-              for name in ("png_16bit_grey", "tiff_16bit_grey", "tiff_32bit_int", "tiff_float_unit", "tiff_float_255")}
+    values = {
+        name: np.asarray(_decoded(ENCODINGS[name](pictures[0])), np.float64)
+        for name in ("png_16bit_grey", "tiff_16bit_grey", "tiff_32bit_int", "tiff_float_unit", "tiff_float_255")
+    }
     for name in ("png_16bit_grey", "tiff_16bit_grey", "tiff_32bit_int"):
         assert values[name].max() == 65535 and values[name].min() < 256 * 10, name  # white is 65535, not 255
     assert 0.99 < values["tiff_float_unit"].max() <= 1.0

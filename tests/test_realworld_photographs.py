@@ -56,9 +56,15 @@ def test_the_whole_digit_stays_in_the_frame_however_it_is_turned_and_placed(digi
     """Asked for the frame's corners and edges, turned +-15 degrees and slanted: the centre moves in just enough."""
     rng = np.random.default_rng(0)
     for k, digit in enumerate(digits):
-        scene = Scene(frame=FRAME, digit_height=rng.uniform(0.3, 0.7), centre=tuple(rng.choice([0.0, 0.5, 1.0], 2)),
-                      rotate_deg=rng.choice([-15.0, 15.0]), perspective=rng.uniform(0, 0.2), stroke=1.4,
-                      canvas="white")
+        scene = Scene(
+            frame=FRAME,
+            digit_height=rng.uniform(0.3, 0.7),
+            centre=tuple(rng.choice([0.0, 0.5, 1.0], 2)),
+            rotate_deg=rng.choice([-15.0, 15.0]),
+            perspective=rng.uniform(0, 0.2),
+            stroke=1.4,
+            canvas="white",
+        )
         dark = _darkness(photograph(digit, scene, np.random.default_rng(k)))
         assert np.concatenate([dark[0], dark[-1], dark[:, 0], dark[:, -1]]).max() < 40, scene
         assert (dark > 128).sum() > 50, scene  # and it is still there
@@ -71,8 +77,9 @@ def test_rotation_turns_the_digit(test_split):
     one = images[int((labels == 1).nonzero()[0])]
     angles = []
     for roll in (0.0, 30.0):
-        dark = _darkness(photograph(one, Scene(frame=(160, 160), rotate_deg=roll, canvas="white"),
-                                    np.random.default_rng(0)))
+        dark = _darkness(
+            photograph(one, Scene(frame=(160, 160), rotate_deg=roll, canvas="white"), np.random.default_rng(0))
+        )
         rows, cols = np.nonzero(dark > 128)
         x, y = cols - cols.mean(), -(rows - rows.mean())  # y up, so counter-clockwise is a positive angle
         angles.append(np.degrees(0.5 * np.arctan2(2 * (x * y).mean(), (x * x).mean() - (y * y).mean())))
@@ -106,16 +113,22 @@ def test_paper_photo_is_rgb_with_ink_darker_than_the_paper_everywhere_lit_uneven
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     assert np.percentile(border, 95) - np.percentile(border, 5) > 30  # uneven light and a shadow
     assert grey.min() < border.min()  # the ink is darker than any paper, even in the shadow
-    clean = np.asarray(photograph(digits[3], dataclasses.replace(scene, grain=0.0, light_gradient=0.0, shadow=0.0),
-                                  np.random.default_rng(1)).convert("L"), np.float64)
+    clean = np.asarray(
+        photograph(
+            digits[3], dataclasses.replace(scene, grain=0.0, light_gradient=0.0, shadow=0.0), np.random.default_rng(1)
+        ).convert("L"),
+        np.float64,
+    )
     flat = np.concatenate([clean[0], clean[-1], clean[:, 0], clean[:, -1]])
     assert flat.max() - flat.min() <= 2  # without texture, light and noise the paper is one colour
 
 
 def test_jpeg_quality_changes_the_bytes_and_none_is_lossless(digits):
     base = Scene(frame=FRAME, grain=0.5)
-    photos = {q: photograph(digits[1], dataclasses.replace(base, jpeg_quality=q), np.random.default_rng(3))
-              for q in (None, 30, 95)}
+    photos = {
+        q: photograph(digits[1], dataclasses.replace(base, jpeg_quality=q), np.random.default_rng(3))
+        for q in (None, 30, 95)
+    }
     assert photos[30].format == photos[95].format == "JPEG" and photos[None].format is None
     pixels = {q: np.asarray(p, np.float64) for q, p in photos.items()}
     assert not np.array_equal(pixels[30], pixels[95])
@@ -150,10 +163,19 @@ def test_random_scenes_are_typical_phone_photos(digits):
         assert photo.mode == "RGB" and photo.size == FRAME[::-1] and photo.format == "JPEG"
 
 
-@pytest.mark.parametrize("change", [
-    {"digit_height": 0.0}, {"centre": (1.2, 0.5)}, {"perspective": 0.5}, {"canvas": "glass"}, {"stroke": 3.0},
-    {"shadow": 1.0}, {"jpeg_quality": 0}, {"canvas": "transparent", "jpeg_quality": 90},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"digit_height": 0.0},
+        {"centre": (1.2, 0.5)},
+        {"perspective": 0.5},
+        {"canvas": "glass"},
+        {"stroke": 3.0},
+        {"shadow": 1.0},
+        {"jpeg_quality": 0},
+        {"canvas": "transparent", "jpeg_quality": 90},
+    ],
+)
 def test_impossible_scenes_are_refused(change):
     with pytest.raises(ValueError, match="Scene"):
         Scene(**change)

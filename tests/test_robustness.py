@@ -24,8 +24,9 @@ LIMIT = 40  # digits of the split each suite is built from: seconds, not minutes
 
 def compose_robustness(run_dir: Path, *overrides: str):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("robustness", overrides=[f"limit={LIMIT}", "drawings_per_setting=1", *overrides],
-                      return_hydra_config=True)
+        cfg = compose(
+            "robustness", overrides=[f"limit={LIMIT}", "drawings_per_setting=1", *overrides], return_hydra_config=True
+        )
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(run_dir)
         HydraConfig.instance().set_config(cfg)
@@ -72,8 +73,15 @@ def test_the_numbers_are_the_models_own_answers(test_report, trained_checkpoint,
 
 
 def test_validation_chooses_unsure_thresholds_on_other_digits(trained_checkpoint, test_report, tmp_path):
-    result = robustness(compose_robustness(tmp_path / "val", f"ckpt_path={trained_checkpoint}", "split=val",
-                                           "suites=[photos,encodings]", "unsure_target=0.99"))
+    result = robustness(
+        compose_robustness(
+            tmp_path / "val",
+            f"ckpt_path={trained_checkpoint}",
+            "split=val",
+            "suites=[photos,encodings]",
+            "unsure_target=0.99",
+        )
+    )
     chosen = result["chosen_unsure"]
     assert result["split"] == "val" and chosen["suites"] == ["photos", "encodings"]
     assert chosen["meets_target"] == (chosen["sure_accuracy"] >= 0.99) and 0 <= chosen["flagged"] <= 1
@@ -84,8 +92,14 @@ def test_validation_chooses_unsure_thresholds_on_other_digits(trained_checkpoint
 
 def test_from_the_command_line_on_an_onnx_file(exported_model, tmp_path):
     run_dir = tmp_path / "onnx"
-    result = run_module("mnist_lightning.robustness", f"ckpt_path={exported_model / 'model.onnx'}", f"limit={LIMIT}",
-                        "suites=[encodings,mnist_c]", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    result = run_module(
+        "mnist_lightning.robustness",
+        f"ckpt_path={exported_model / 'model.onnx'}",
+        f"limit={LIMIT}",
+        "suites=[encodings,mnist_c]",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
     report = json.loads((run_dir / "robustness.json").read_text())
     assert report["model"]["runtime"] == "onnxruntime" and "| encodings | all |" in result.stdout
     assert report["suites"]["encodings"]["all"]["accuracy"] > 0.8

@@ -7,7 +7,13 @@ import torch
 
 from mnist_lightning.training.schedules import lr_scheduler_config
 
-ONE_CYCLE = {"_target_": "torch.optim.lr_scheduler.OneCycleLR", "max_lr": 0.01, "total_steps": None, "pct_start": 0.05, "interval": "step"}
+ONE_CYCLE = {
+    "_target_": "torch.optim.lr_scheduler.OneCycleLR",
+    "max_lr": 0.01,
+    "total_steps": None,
+    "pct_start": 0.05,
+    "interval": "step",
+}
 
 
 def optimizer() -> torch.optim.Optimizer:
@@ -18,12 +24,20 @@ def test_a_null_length_becomes_the_runs_steps():
     config = lr_scheduler_config(optimizer(), ONE_CYCLE, run_steps=1000)
     assert config["interval"] == "step" and "monitor" not in config
     assert config["scheduler"].total_steps == 1000
-    cosine = {"_target_": "torch.optim.lr_scheduler.CosineAnnealingLR", "T_max": None, "eta_min": 0.0, "interval": "step"}
+    cosine = {
+        "_target_": "torch.optim.lr_scheduler.CosineAnnealingLR",
+        "T_max": None,
+        "eta_min": 0.0,
+        "interval": "step",
+    }
     assert lr_scheduler_config(optimizer(), cosine, run_steps=300)["scheduler"].T_max == 300
 
 
 def test_a_given_length_is_kept():
-    assert lr_scheduler_config(optimizer(), {**ONE_CYCLE, "total_steps": 50}, run_steps=1000)["scheduler"].total_steps == 50
+    assert (
+        lr_scheduler_config(optimizer(), {**ONE_CYCLE, "total_steps": 50}, run_steps=1000)["scheduler"].total_steps
+        == 50
+    )
 
 
 def test_a_short_one_cycle_run_keeps_two_warm_up_steps():
@@ -36,8 +50,14 @@ def test_a_short_one_cycle_run_keeps_two_warm_up_steps():
 
 
 def test_plateau_passes_lightnings_keys_and_not_to_the_class():
-    plateau = {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau", "mode": "max", "factor": 0.5, "patience": 2,
-               "interval": "epoch", "monitor": "val/acc"}
+    plateau = {
+        "_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+        "mode": "max",
+        "factor": 0.5,
+        "patience": 2,
+        "interval": "epoch",
+        "monitor": "val/acc",
+    }
     config = lr_scheduler_config(optimizer(), plateau, run_steps=100)
     assert (config["interval"], config["monitor"]) == ("epoch", "val/acc")
     assert isinstance(config["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)

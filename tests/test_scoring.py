@@ -25,5 +25,7 @@ def test_a_fresh_trainer_scores_the_checkpoint_as_training_did(tmp_path, cache_d
 def test_without_validation_only_the_test_set_is_scored(tiny_run, cache_dir, tmp_path):
     datamodule = MNISTDataModule(cache_dir=str(cache_dir), val_size=5000)
     trainer = L.Trainer(logger=False, enable_progress_bar=False, limit_test_batches=1)
-    results = score_checkpoint(trainer, datamodule, tiny_run / "checkpoints" / "last.ckpt", validate=False, pictures_dir=tmp_path)
+    results = score_checkpoint(
+        trainer, datamodule, tiny_run / "checkpoints" / "last.ckpt", validate=False, pictures_dir=tmp_path
+    )
     assert set(results) == {"test/loss", "test/acc", "test/per_class_acc", "test/ece"}

@@ -43,12 +43,16 @@ def test_a_picture_gets_its_digit_the_ten_probabilities_and_the_image_the_model_
         assert response.status_code == 200, response.text
         body = response.json()
         expected = model.probabilities(preprocess(upload)[None])[0]  # exactly what `predict` would say
-        assert body["probabilities"] == pytest.approx(expected.tolist(), abs=1e-6) and body["digit"] == int(expected.argmax())
+        assert body["probabilities"] == pytest.approx(expected.tolist(), abs=1e-6) and body["digit"] == int(
+            expected.argmax()
+        )
         assert len(body["image"]) == 28 and all(len(row) == 28 for row in body["image"])
         assert torch.allclose(torch.tensor(body["image"]) / 255, preprocess(upload), atol=1 / 255)
         assert isinstance(body["unsure"], bool) and body["probability"] == max(body["probabilities"])
-    right = [client.post("/predict", files={"file": ("d.png", png(picture(images[i])))}).json()["digit"] == labels[i]
-             for i in range(20)]
+    right = [
+        client.post("/predict", files={"file": ("d.png", png(picture(images[i])))}).json()["digit"] == labels[i]
+        for i in range(20)
+    ]
     assert sum(right) >= 19
 
 
@@ -66,11 +70,14 @@ def test_a_body_over_the_limit_gets_413_whether_or_not_it_says_its_length(served
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("notes.txt", b"not a picture", "not an image"),
-    ("blank.png", png(Image.new("L", (64, 64), 255)), "no digit found"),
-    ("truncated.png", png(Image.effect_noise((64, 64), 60))[:2000], "cannot be read as an image"),
-])
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("notes.txt", b"not a picture", "not an image"),
+        ("blank.png", png(Image.new("L", (64, 64), 255)), "no digit found"),
+        ("truncated.png", png(Image.effect_noise((64, 64), 60))[:2000], "cannot be read as an image"),
+    ],
+)
 def test_what_is_no_digit_gets_400_with_the_reason(served, name, content, reason):
     response = served[1].post("/predict", files={"file": (name, content)})
     assert response.status_code == 400 and reason in response.json()["detail"]
@@ -88,7 +95,9 @@ def test_a_failure_inside_sends_no_traceback_or_path(trained_checkpoint, test_sp
 
     client = TestClient(create_app(Broken(), {}), raise_server_exceptions=False)
     response = client.post("/predict", files={"file": ("d.png", png(picture(test_split[0][0])))})
-    assert response.status_code == 500 and response.json() == {"detail": "The server failed to answer; its log says why."}
+    assert response.status_code == 500 and response.json() == {
+        "detail": "The server failed to answer; its log says why."
+    }
     assert "Traceback" not in response.text and str(trained_checkpoint.parent) not in response.text
 
 
@@ -102,7 +111,12 @@ def test_the_page_and_its_assets_come_from_the_package_and_nothing_else(served):
     for name in ("index.html", "app.js", "style.css"):
         assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", (static / name).read_text()), name
     # Only the page's own assets: no request names a file for the server to open.
-    for path in ("/static/index.html", "/static/../app.py", "/static/%2e%2e%2fapp.py", "/static/..%2F..%2Fpyproject.toml"):
+    for path in (
+        "/static/index.html",
+        "/static/../app.py",
+        "/static/%2e%2e%2fapp.py",
+        "/static/..%2F..%2Fpyproject.toml",
+    ):
         assert client.get(path).status_code == 404, path
 
 
@@ -112,8 +126,13 @@ def test_health_the_model_card_and_the_api_description(served, trained_checkpoin
     card = client.get("/model").json()
     metrics = read_json(trained_checkpoint.parent.parent / "metrics.json")
     assert card["architecture"].startswith("MLP(hidden_sizes=[512, 256]") and card["runtime"] == "PyTorch"
-    assert card["parameters"] == sum(p.numel() for p in model.parameters()) and card["test_accuracy"] == metrics["test/acc"]
-    assert card["temperature"] == metrics["calibration"]["temperature"] and "3 epochs on 55,000 images" in card["training"]
+    assert (
+        card["parameters"] == sum(p.numel() for p in model.parameters())
+        and card["test_accuracy"] == metrics["test/acc"]
+    )
+    assert (
+        card["temperature"] == metrics["calibration"]["temperature"] and "3 epochs on 55,000 images" in card["training"]
+    )
     assert "augmented (rotate_deg 10.0, translate 0.1" in card["training"]  # read from the run's own config
     assert card["file"] == trained_checkpoint.name  # the name, not the folders it sits in
     api = client.get("/openapi.json").json()
@@ -125,10 +144,15 @@ def test_an_exported_model_is_served_the_same(exported_model, served, test_split
     onnx_model, card = load_model(exported_model / "model.onnx")
     client = TestClient(create_app(onnx_model, card))
     upload = {"file": ("d.png", png(picture(test_split[0][3])))}
-    from_onnx, from_checkpoint = client.post("/predict", files=upload).json(), served[1].post("/predict", files=upload).json()
+    from_onnx, from_checkpoint = (
+        client.post("/predict", files=upload).json(),
+        served[1].post("/predict", files=upload).json(),
+    )
     assert from_onnx["digit"] == from_checkpoint["digit"]
     assert from_onnx["probabilities"] == pytest.approx(from_checkpoint["probabilities"], abs=1e-5)
-    assert card["runtime"] == "onnxruntime" and card["test_accuracy"] == pytest.approx(served[1].get("/model").json()["test_accuracy"], abs=1e-4)
+    assert card["runtime"] == "onnxruntime" and card["test_accuracy"] == pytest.approx(
+        served[1].get("/model").json()["test_accuracy"], abs=1e-4
+    )
 
 
 def test_the_model_runs_off_the_event_loop_so_a_slow_request_holds_up_no_other(test_split):
@@ -149,7 +173,9 @@ def test_the_model_runs_off_the_event_loop_so_a_slow_request_holds_up_no_other(t
         url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
         slow = {}
         upload = {"file": ("d.png", png(picture(test_split[0][0])))}
-        asker = threading.Thread(target=lambda: slow.update(response=httpx.post(f"{url}/predict", files=upload, timeout=60)))
+        asker = threading.Thread(
+            target=lambda: slow.update(response=httpx.post(f"{url}/predict", files=upload, timeout=60))
+        )
         asker.start()
         assert entered.wait(60)
         # The model is busy with the first request, and stays so until this one is answered.
@@ -165,8 +191,9 @@ def test_the_model_runs_off_the_event_loop_so_a_slow_request_holds_up_no_other(t
 
 
 def test_the_serve_command_listens_on_loopback_and_names_its_model(trained_checkpoint, tmp_path):
-    server, url, output = start_server(f"search_dir={trained_checkpoint.parent.parent}", f"hydra.run.dir={tmp_path / 'serve'}",
-                                       cwd=tmp_path)
+    server, url, output = start_server(
+        f"search_dir={trained_checkpoint.parent.parent}", f"hydra.run.dir={tmp_path / 'serve'}", cwd=tmp_path
+    )
     try:
         assert f"Uvicorn running on {url}" in output and url.startswith("http://127.0.0.1:"), output
         assert f"Model: {trained_checkpoint} (the newest under" in output

@@ -52,11 +52,12 @@ def test_a_failed_job_is_shown_with_the_first_line_of_its_error(tmp_path):
     (tmp_path / "2").mkdir()  # killed before it wrote anything
     table, rows = write_summary(tmp_path)
     assert [row["status"] for row in rows] == [
-        "ok", "failed: ValueError: regularizer.dropout must be in [0, 1), got 1.5.",
-        "interrupted: no metrics.json"]
+        "ok",
+        "failed: ValueError: regularizer.dropout must be in [0, 1), got 1.5.",
+        "interrupted: no metrics.json",
+    ]
     assert rows[1]["overrides"] == "regularizer.dropout=1.5" and "failed: ValueError" in table
     assert "Traceback" in (tmp_path / "1" / "error.txt").read_text()  # the whole story stays in the job's folder
-
 
 
 def test_job_folders_named_by_the_sweep_config_are_found_by_their_hydra_folder(tmp_path):

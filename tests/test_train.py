@@ -36,8 +36,10 @@ def test_run_writes_checkpoints_config_metrics(tiny_run):
     assert metrics["normalization"]["train_images"] == 55000
     assert metrics["objective"] == {"name": "val/acc", "value": metrics["val/acc"]}
     assert set(metrics["test/per_class_acc"]) == {str(c) for c in range(10)} and 0 <= metrics["test/ece"] <= 1
-    assert all((tiny_run / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-               for name in ("confusion_matrix", "mistakes", "per_class_accuracy", "reliability"))
+    assert all(
+        (tiny_run / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        for name in ("confusion_matrix", "mistakes", "per_class_accuracy", "reliability")
+    )
     assert "dropout: 0.3" in (tiny_run / ".hydra" / "config.yaml").read_text()
 
 
@@ -52,7 +54,12 @@ def test_tensorboard_has_scalars_and_hparams(tiny_run):
     scalars = set(events.Tags()["scalars"])
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc", "hp/test_acc"} <= scalars
     assert any(tag.startswith("lr-AdamW") for tag in scalars), scalars
-    assert set(events.Tags()["images"]) == {"test/confusion_matrix", "test/mistakes", "test/per_class_accuracy", "test/reliability"}
+    assert set(events.Tags()["images"]) == {
+        "test/confusion_matrix",
+        "test/mistakes",
+        "test/per_class_accuracy",
+        "test/reliability",
+    }
     assert events.Scalars("hp/test_acc")[-1].value == pytest.approx(read_json(tiny_run / "metrics.json")["test/acc"])
     session = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
     assert b"regularizer.dropout" in session and b"model.hidden_sizes" in session
@@ -72,7 +79,9 @@ def test_tied_epochs_keep_the_latest_as_best_and_last_checkpoint_is_the_last_epo
     """At learning rate 0 (and no BatchNorm statistics to drift) all three epochs tie on validation: the best
     checkpoint is the latest of them (Lightning alone would keep the first), one file, and last.ckpt holds epoch 3."""
     run_dir = tmp_path / "flat"
-    metrics = train_in_process(run_dir, *TINY_RUN, "trainer.max_epochs=3", "optimizer.lr=0", "scheduler=none", "model.norm=none")
+    metrics = train_in_process(
+        run_dir, *TINY_RUN, "trainer.max_epochs=3", "optimizer.lr=0", "scheduler=none", "model.norm=none"
+    )
     assert Path(metrics["best_checkpoint"]).name.startswith("epoch02-")
     assert [p.name for p in (run_dir / "checkpoints").glob("epoch*.ckpt")] == [Path(metrics["best_checkpoint"]).name]
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 60
@@ -81,7 +90,9 @@ def test_tied_epochs_keep_the_latest_as_best_and_last_checkpoint_is_the_last_epo
 def test_resume_with_a_longer_one_cycle_schedule_is_refused(tiny_run, tmp_path):
     last = tiny_run / "checkpoints" / "last.ckpt"
     with pytest.raises(ValueError, match="schedule spans 20 steps, but this run has 40"):
-        train_in_process(tmp_path / "longer", *TINY_RUN, "trainer.max_epochs=2", f"ckpt_path={last}", "regularizer.dropout=0.3")
+        train_in_process(
+            tmp_path / "longer", *TINY_RUN, "trainer.max_epochs=2", f"ckpt_path={last}", "regularizer.dropout=0.3"
+        )
 
 
 @pytest.mark.parametrize("epochs", [0, -1])
@@ -93,15 +104,22 @@ def test_no_epochs_is_refused_instead_of_scoring_an_untrained_network(tmp_path, 
 
 def test_checkpoint_of_another_architecture_is_refused_before_training(tiny_run, tmp_path):
     with pytest.raises(ValueError, match=r"holds a MLP\(hidden_sizes=\[512, 256\].*this run builds a CNN\("):
-        train_in_process(tmp_path / "cnn", "model=cnn", "trainer=debug", f"ckpt_path={tiny_run / 'checkpoints' / 'last.ckpt'}")
+        train_in_process(
+            tmp_path / "cnn", "model=cnn", "trainer=debug", f"ckpt_path={tiny_run / 'checkpoints' / 'last.ckpt'}"
+        )
     assert not (tmp_path / "cnn" / "checkpoints").exists()
 
 
 def test_multirun_sweep_writes_a_summary(tmp_path):
     sweep_dir = tmp_path / "sweep"
     result = run_module(
-        "mnist_lightning.train", "-m", f"hydra.sweep.dir={sweep_dir}", *TINY_RUN,
-        "regularizer.dropout=0.0,0.5", "regularizer.weight_decay=0,1e-3", cwd=tmp_path,
+        "mnist_lightning.train",
+        "-m",
+        f"hydra.sweep.dir={sweep_dir}",
+        *TINY_RUN,
+        "regularizer.dropout=0.0,0.5",
+        "regularizer.weight_decay=0,1e-3",
+        cwd=tmp_path,
     )
     with open(sweep_dir / "summary.csv") as f:
         rows = list(csv.DictReader(f))
@@ -114,7 +132,9 @@ def test_multirun_sweep_writes_a_summary(tmp_path):
 
 def test_training_really_learns(tmp_path):
     """A short real run on 12,800 training images must be far above chance (10%) on the official test set."""
-    metrics = train_in_process(tmp_path / "learns", "trainer.max_epochs=1", "trainer.limit_train_batches=50", "trainer.limit_val_batches=1")
+    metrics = train_in_process(
+        tmp_path / "learns", "trainer.max_epochs=1", "trainer.limit_train_batches=50", "trainer.limit_val_batches=1"
+    )
     assert metrics["test/acc"] > 0.9
 
 
@@ -175,8 +195,16 @@ def test_val_size_zero_trains_on_all_60000_and_reports_no_objective(tmp_path):
 @pytest.mark.parametrize("launcher", ["basic", "submitit_local"])  # submitit_local: jobs as SLURM would run them
 def test_a_sweep_with_a_bad_point_runs_every_job_summarizes_them_and_exits_non_zero(tmp_path, launcher):
     sweep_dir = tmp_path / "sweep"
-    result = run_module("mnist_lightning.train", "-m", f"hydra/launcher={launcher}", f"hydra.sweep.dir={sweep_dir}",
-                        "trainer=debug", "regularizer.dropout=1.5,0.1", cwd=tmp_path, check=False)
+    result = run_module(
+        "mnist_lightning.train",
+        "-m",
+        f"hydra/launcher={launcher}",
+        f"hydra.sweep.dir={sweep_dir}",
+        "trainer=debug",
+        "regularizer.dropout=1.5,0.1",
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 1, result.stderr[-2000:]
     with open(sweep_dir / "summary.csv") as f:
         rows = list(csv.DictReader(f))

@@ -39,8 +39,16 @@ def fit(tmp_path, cache_dir, ema: EMAWeights) -> tuple[L.Trainer, MNISTClassifie
     datamodule = MNISTDataModule(cache_dir=str(cache_dir), val_size=1000, batch_size=128)
     model = MNISTClassifier(backbone=MLP, optimizer={"_target_": "torch.optim.AdamW", "lr": 1e-2}, mean=0.13, std=0.31)
     checkpoint = ModelCheckpoint(dirpath=tmp_path)
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=10, limit_val_batches=1, limit_test_batches=1, logger=False,
-                        callbacks=[ema, checkpoint], enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=10,
+        limit_val_batches=1,
+        limit_test_batches=1,
+        logger=False,
+        callbacks=[ema, checkpoint],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=datamodule)
     return trainer, model, checkpoint, datamodule
 
@@ -63,8 +71,15 @@ def test_a_horizon_in_epochs_becomes_a_per_step_decay(tmp_path, cache_dir):
     assert ema.decay == pytest.approx(1 - 1 / (2 * 10))  # 10 steps per epoch in this run
 
 
-@pytest.mark.parametrize("kwargs, message", [({"decay": 1.5}, r"ema_decay must be in \(0, 1\)"), ({"epochs": 0}, "ema_epochs must be > 0"),
-                                             ({}, "one horizon"), ({"decay": 0.9, "epochs": 2}, "one horizon")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"decay": 1.5}, r"ema_decay must be in \(0, 1\)"),
+        ({"epochs": 0}, "ema_epochs must be > 0"),
+        ({}, "one horizon"),
+        ({"decay": 0.9, "epochs": 2}, "one horizon"),
+    ],
+)
 def test_bad_horizons_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         EMAWeights(**kwargs)

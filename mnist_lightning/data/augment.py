@@ -94,11 +94,14 @@ class RandomDistortion:
         # Stretching the output's width by w samples the input at x / w: the coefficients of x shrink by w.
         widen = torch.exp(u[5] * math.log1p(self.aspect)) if self.aspect else torch.ones_like(zoom)
         # rows: the coefficients of x, y and 1 in (input x, input y) = rotation @ [[1, shear], [0, 1]] @ (x, y) + shift
-        return torch.stack([
-            torch.stack([cos / widen, sin / widen], dim=1),
-            torch.stack([cos * shear - sin, sin * shear + cos], dim=1),
-            torch.stack([shift_x, shift_y], dim=1),
-        ], dim=1)
+        return torch.stack(
+            [
+                torch.stack([cos / widen, sin / widen], dim=1),
+                torch.stack([cos * shear - sin, sin * shear + cos], dim=1),
+                torch.stack([shift_x, shift_y], dim=1),
+            ],
+            dim=1,
+        )
 
     def _grid(self, n: int, height: int, width: int, device, dtype) -> torch.Tensor:
         """[n, 2, H, W]: for each output pixel, the input position (x, y) to sample, in [-1, 1] units.
@@ -138,8 +141,9 @@ class RandomDistortion:
             n, _, height, width = images.shape
             grid = self._grid(n, height, width, images.device, images.dtype)
             # grid_sample wants [n, H, W, 2]; it reads the permuted view as fast as a contiguous copy.
-            images = F.grid_sample(images, grid.permute(0, 2, 3, 1), mode="bilinear", padding_mode="zeros",
-                                   align_corners=False)
+            images = F.grid_sample(
+                images, grid.permute(0, 2, 3, 1), mode="bilinear", padding_mode="zeros", align_corners=False
+            )
         if self.pen_and_picture:
             # In place from here on: on a copy when the batch is still the caller's.
             images = self._pen_and_picture(images if self.geometric else images.clone())
@@ -149,7 +153,9 @@ class RandomDistortion:
         """The pen's and the picture's changes, in the order they happen: the pen draws (width, gaps, pressure),
         then the camera or scanner sees (resolution, blur, grain). Each acts on its own `share` of the batch."""
         if self.pen_width:
-            self._on_share(x, lambda w: _pen_width(w, _per_image(w, -self.pen_width, self.pen_width), self.pen_width > 1))
+            self._on_share(
+                x, lambda w: _pen_width(w, _per_image(w, -self.pen_width, self.pen_width), self.pen_width > 1)
+            )
         if self.broken:
             self._on_share(x, lambda w: w * _gaps(w, self.broken))
         if self.faint:
@@ -180,7 +186,9 @@ class RandomDistortion:
         side = max(2, round(width * (1 - self.low_res * float(torch.rand(())))))
         # Area-averaged down, bilinear back up: both linear and separable, so one matrix per axis.
         rows, cols = (_resampling(size, side, "area", x.device, x.dtype) for size in (height, width))
-        rows, cols = (_resampling(side, size, "linear", x.device, x.dtype) @ m for size, m in ((height, rows), (width, cols)))
+        rows, cols = (
+            _resampling(side, size, "linear", x.device, x.dtype) @ m for size, m in ((height, rows), (width, cols))
+        )
         return rows @ x @ cols.T
 
 
@@ -193,7 +201,11 @@ def _smooth_field(x: torch.Tensor, cells: int) -> torch.Tensor:
     """[B, 1, H, W] in [0, 1]: uniform noise on a cells x cells grid, smoothly upsampled to x's size."""
     noise = torch.rand(x.shape[0], 1, cells, cells, device=x.device, dtype=x.dtype)
     height, width = x.shape[-2:]  # bilinear upsampling is one matrix per axis: 10x faster than interpolate here
-    return _resampling(cells, height, "linear", x.device, x.dtype) @ noise @ _resampling(cells, width, "linear", x.device, x.dtype).T
+    return (
+        _resampling(cells, height, "linear", x.device, x.dtype)
+        @ noise
+        @ _resampling(cells, width, "linear", x.device, x.dtype).T
+    )
 
 
 def _pen_width(x: torch.Tensor, change: torch.Tensor, two_steps: bool) -> torch.Tensor:
@@ -250,7 +262,9 @@ def _speckled(x: torch.Tensor, share: float) -> torch.Tensor:
     """x with `share` of its pixels, at random places, turned to specks of random brightness."""
     count = round(share * x.numel())
     out = x.clone()
-    out.view(-1)[torch.randint(x.numel(), (count,), device=x.device)] = torch.rand(count, device=x.device, dtype=x.dtype)
+    out.view(-1)[torch.randint(x.numel(), (count,), device=x.device)] = torch.rand(
+        count, device=x.device, dtype=x.dtype
+    )
     return out
 
 

@@ -138,8 +138,11 @@ class MNISTDataModule(L.LightningDataModule):
         # Under DDP, Lightning would give validation and test a DistributedSampler, which pads the images to a
         # multiple of the number of processes by repeating some: 10,000 test images on 3 processes would be scored
         # as 10,002. This sampler splits them without repeats; torchmetrics sums the counts across processes.
-        sampler = None if train or world == 1 else UnrepeatedDistributedSampler(
-            dataset, num_replicas=world, rank=self.trainer.global_rank, shuffle=False)
+        sampler = (
+            None
+            if train or world == 1
+            else UnrepeatedDistributedSampler(dataset, num_replicas=world, rank=self.trainer.global_rank, shuffle=False)
+        )
         return DataLoader(
             dataset,
             batch_size=self.batch_size if train else self.eval_batch_size,

@@ -41,8 +41,9 @@ class ResumingOptunaSweeper(OptunaSweeper):
             sampler = search.config.hydra.sweeper.sampler
             if sampler.get("seed") is not None:
                 search.sampler = instantiate(sampler, seed=sampler.seed + len(study.trials))
-            log.info(f"Resuming study {study.study_name}: {finished} of {requested} trials finished, "
-                     f"{search.n_trials} to go")
+            log.info(
+                f"Resuming study {study.study_name}: {finished} of {requested} trials finished, {search.n_trials} to go"
+            )
         super().sweep(arguments)
         report(self._study(search), Path(search.config.hydra.sweep.dir))
 
@@ -65,8 +66,15 @@ def report(study, sweep_dir: Path) -> None:
     if study is None:
         return
     names = sorted({name for trial in study.trials for name in trial.params})
-    rows = [{"trial": t.number, "state": t.state.name.lower(), "objective": "" if t.value is None else f"{t.value:.4f}",
-             **{name: t.params.get(name, "") for name in names}} for t in study.trials]
+    rows = [
+        {
+            "trial": t.number,
+            "state": t.state.name.lower(),
+            "objective": "" if t.value is None else f"{t.value:.4f}",
+            **{name: t.params.get(name, "") for name in names},
+        }
+        for t in study.trials
+    ]
     columns = ["trial", "state", "objective", *names]
     with open(sweep_dir / "trials.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
@@ -77,10 +85,14 @@ def report(study, sweep_dir: Path) -> None:
     (sweep_dir / "trials.md").write_text("\n".join(lines) + "\n")
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if done:
-        _plot_history(done, study.direction == optuna.study.StudyDirection.MAXIMIZE, sweep_dir / "optimization_history.png")
+        _plot_history(
+            done, study.direction == optuna.study.StudyDirection.MAXIMIZE, sweep_dir / "optimization_history.png"
+        )
         best = study.best_trial
-        print(f"\nBest of {len(done)} finished trials: trial {best.number}, objective {best.value:.4f}, "
-              f"parameters {best.params}. All trials: {sweep_dir / 'trials.md'}")
+        print(
+            f"\nBest of {len(done)} finished trials: trial {best.number}, objective {best.value:.4f}, "
+            f"parameters {best.params}. All trials: {sweep_dir / 'trials.md'}"
+        )
 
 
 def _shown(value) -> str:

@@ -62,5 +62,5 @@ NOT_CALIBRATED = {
     "temperature": 1.0,
     "fitted_on": None,
     "why": "no validation split (data.val_size=0), so nothing the weights did not train on to fit a temperature "
-           "on: probabilities are the softmax as trained",
+    "on: probabilities are the softmax as trained",
 }

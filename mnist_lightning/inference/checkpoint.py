@@ -24,7 +24,9 @@ def read_checkpoint(path: str | Path) -> dict:
     """torch.load with weights_only=True, and errors that say what is wrong with the file."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"Checkpoint {path} does not exist. Pass ckpt_path=<a .ckpt under outputs/.../checkpoints>.")
+        raise FileNotFoundError(
+            f"Checkpoint {path} does not exist. Pass ckpt_path=<a .ckpt under outputs/.../checkpoints>."
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - truncated zip, pickle with code, not a torch file: same advice

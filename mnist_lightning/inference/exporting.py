@@ -22,7 +22,9 @@ INPUT_CONTRACT = (
     "(longer side of the ink 20 px, centred by its centre of mass); mnist_lightning.inference.preprocess makes "
     "that from any picture. Normalization is inside the model: do not subtract a mean."
 )
-OUTPUT_CONTRACT = "logits: float32 [N, 10], already divided by the temperature; probabilities: float32 [N, 10], their softmax"
+OUTPUT_CONTRACT = (
+    "logits: float32 [N, 10], already divided by the temperature; probabilities: float32 [N, 10], their softmax"
+)
 
 
 class CalibratedNetwork(torch.nn.Module):
@@ -45,8 +47,12 @@ def onnx_model(classifier: MNISTClassifier) -> onnx.ModelProto:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     # torch.export traces with a batch of 2: a batch of 1 would be specialized to a constant 1.
     program = torch.onnx.export(
-        network, (torch.zeros(2, 1, 28, 28),), dynamo=True, verbose=False,
-        input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
+        network,
+        (torch.zeros(2, 1, 28, 28),),
+        dynamo=True,
+        verbose=False,
+        input_names=[INPUT_NAME],
+        output_names=list(OUTPUT_NAMES),
         dynamic_shapes={"images": {0: torch.export.Dim("batch")}},
     )
     return program.model_proto
@@ -69,8 +75,15 @@ def parity(reference: torch.Tensor, exported: torch.Tensor, labels: torch.Tensor
     return {
         "images": len(labels),
         "same_class": len(labels) - len(differing),
-        "differing": [{"index": i, "label": int(labels[i]), "pytorch": int(reference[i].argmax()),
-                       "exported": int(exported[i].argmax())} for i in differing[:20]],
+        "differing": [
+            {
+                "index": i,
+                "label": int(labels[i]),
+                "pytorch": int(reference[i].argmax()),
+                "exported": int(exported[i].argmax()),
+            }
+            for i in differing[:20]
+        ],
         "max_logit_difference": largest,
         "tolerance": tolerance,
         "test_accuracy": float((exported.argmax(1) == labels).double().mean()),

@@ -62,9 +62,13 @@ def describe_training(hparams: dict, run: dict) -> str:
     parts = [f"{optimizer['_target_'].rsplit('.', 1)[-1]} (lr {optimizer.get('lr')})"]
     if hparams.get("scheduler"):
         parts.append(f"{hparams['scheduler']['_target_'].rsplit('.', 1)[-1]} schedule")
-    penalties = {"dropout": hparams["backbone"].get("dropout"), "weight decay": hparams.get("weight_decay"),
-                 "L1": hparams.get("l1"), "label smoothing": hparams.get("label_smoothing"),
-                 "max-norm": hparams.get("max_norm")}
+    penalties = {
+        "dropout": hparams["backbone"].get("dropout"),
+        "weight decay": hparams.get("weight_decay"),
+        "L1": hparams.get("l1"),
+        "label smoothing": hparams.get("label_smoothing"),
+        "max-norm": hparams.get("max_norm"),
+    }
     parts += [f"{name} {value}" for name, value in penalties.items() if value]
     regularizer = run.get("regularizer", {})
     augment = {key: value for key, value in regularizer.get("augment", {}).items() if value and value != [1.0, 1.0]}
@@ -75,8 +79,10 @@ def describe_training(hparams: dict, run: dict) -> str:
     if regularizer.get("ema_decay") or regularizer.get("ema_epochs"):
         parts.append("weights averaged (EMA)")
     if distillation := hparams.get("distillation"):
-        parts.append(f"distilled from trained teachers (temperature {distillation['temperature']}, "
-                     f"hard-label weight {distillation['hard_label_weight']})")
+        parts.append(
+            f"distilled from trained teachers (temperature {distillation['temperature']}, "
+            f"hard-label weight {distillation['hard_label_weight']})"
+        )
     if run:
         parts.append(f"{run['epochs']} epochs on {run['normalization']['train_images']:,} images")
     return ", ".join(parts)

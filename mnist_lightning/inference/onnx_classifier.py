@@ -22,16 +22,22 @@ class OnnxClassifier:
         options.intra_op_num_threads = torch.get_num_threads()  # as many as PyTorch (OMP_NUM_THREADS) is given
         try:
             self.session = onnxruntime.InferenceSession(
-                source if isinstance(source, bytes) else str(source), options, providers=onnxruntime.get_available_providers()
+                source if isinstance(source, bytes) else str(source),
+                options,
+                providers=onnxruntime.get_available_providers(),
             )
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types for every kind of bad file
-            raise ValueError(f"{name} cannot be read as an ONNX model ({type(err).__name__}: {err}). "
-                             "It is truncated or not an ONNX file; export it again.") from err
+            raise ValueError(
+                f"{name} cannot be read as an ONNX model ({type(err).__name__}: {err}). "
+                "It is truncated or not an ONNX file; export it again."
+            ) from err
         inputs = {i.name: i.shape for i in self.session.get_inputs()}
         outputs = {o.name for o in self.session.get_outputs()}
         if list(inputs) != [INPUT_NAME] or inputs[INPUT_NAME][1:] != [1, 28, 28] or not set(OUTPUT_NAMES) <= outputs:
-            raise ValueError(f"{name} is an ONNX model, but not one mnist_lightning.export wrote: it takes {inputs} "
-                             f"and returns {sorted(outputs)}, not {INPUT_NAME} [N, 1, 28, 28] -> {list(OUTPUT_NAMES)}.")
+            raise ValueError(
+                f"{name} is an ONNX model, but not one mnist_lightning.export wrote: it takes {inputs} "
+                f"and returns {sorted(outputs)}, not {INPUT_NAME} [N, 1, 28, 28] -> {list(OUTPUT_NAMES)}."
+            )
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def _run(self, output: str, images: torch.Tensor) -> torch.Tensor:

@@ -59,8 +59,15 @@ def read_image(path: str | Path | BinaryIO) -> tuple[Image.Image, list[str]]:
     return image, notes
 
 
-ORIENTATION_TURNS = {2: "mirrored", 3: "turned 180°", 4: "flipped", 5: "mirrored and turned",
-                     6: "turned 90° clockwise", 7: "mirrored and turned", 8: "turned 90° anticlockwise"}
+ORIENTATION_TURNS = {
+    2: "mirrored",
+    3: "turned 180°",
+    4: "flipped",
+    5: "mirrored and turned",
+    6: "turned 90° clockwise",
+    7: "mirrored and turned",
+    8: "turned 90° anticlockwise",
+}
 
 
 def _upright(image: Image.Image, notes: list[str]) -> Image.Image:

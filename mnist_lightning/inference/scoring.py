@@ -40,7 +40,9 @@ def picture_the_mistakes(model: L.LightningModule, datamodule, pictures_dir: Pat
     model = model.cpu().eval()
     probabilities = model.probabilities(images.float().div(255))
     # As trained, to show what the temperature changed; the same probabilities when there is none.
-    uncalibrated = model.probabilities(images.float().div(255), calibrated=False) if model.hparams.temperature != 1 else None
+    uncalibrated = (
+        model.probabilities(images.float().div(255), calibrated=False) if model.hparams.temperature != 1 else None
+    )
     numbers = mistake_pictures(probabilities, labels, images, pictures_dir, uncalibrated)
     if isinstance(logger, TensorBoardLogger):
         for name in PICTURES:
@@ -60,7 +62,9 @@ def score_ensemble(ensemble: Ensemble, datamodule: L.LightningDataModule, pictur
     results = {
         "test/acc": accuracy(log_probabilities, labels),
         "test/loss": F.nll_loss(log_probabilities, labels).item(),
-        "members": [{"file": str(path), "test/acc": accuracy(member, labels)} for path, member in zip(ensemble.files, each)],
+        "members": [
+            {"file": str(path), "test/acc": accuracy(member, labels)} for path, member in zip(ensemble.files, each)
+        ],
     }
     results.update(mistake_pictures(log_probabilities.exp(), labels, images, pictures_dir))
     return results

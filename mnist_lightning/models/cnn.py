@@ -27,7 +27,9 @@ class CNN(nn.Sequential):
         num_classes: int = 10,
     ):
         if not 1 <= len(channels) <= 3 or any(not isinstance(c, int) or c < 1 for c in channels):
-            raise ValueError(f"model.channels must be 1 to 3 positive integers (one per stage), e.g. [32, 64]; got {list(channels)}.")
+            raise ValueError(
+                f"model.channels must be 1 to 3 positive integers (one per stage), e.g. [32, 64]; got {list(channels)}."
+            )
         if not isinstance(convs_per_stage, int) or convs_per_stage < 1:
             raise ValueError(f"model.convs_per_stage must be a positive integer, got {convs_per_stage!r}.")
         if not isinstance(hidden_size, int) or hidden_size < 1:

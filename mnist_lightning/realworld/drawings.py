@@ -154,30 +154,50 @@ def _styles() -> dict[str, Style]:
         "1_stick": style(1, stroke(line((0.3, 0.0), (0.27, 1.0)))),
         "1_flag": style(1, stroke(flag_one)),
         "1_flag_base": style(1, stroke(flag_one), stroke(line((0.04, 1.0), (0.52, 0.99)))),
-        "2_plain": style(2, stroke(top_of_two, bezier((0.554, 0.356), (0.52, 0.52), (0.25, 0.75), (0.02, 0.98)),
-                                   line((0.02, 0.98), (0.62, 0.97)))),
-        "2_looped": style(2, stroke(top_of_two, bezier((0.554, 0.356), (0.52, 0.55), (0.32, 0.72), (0.16, 0.98)),
-                                    arc(0.15, 0.86, 0.13, 0.12, 90, 415),
-                                    bezier((0.225, 0.958), (0.33, 1.0), (0.48, 0.98), (0.64, 0.95)))),
+        "2_plain": style(
+            2,
+            stroke(
+                top_of_two,
+                bezier((0.554, 0.356), (0.52, 0.52), (0.25, 0.75), (0.02, 0.98)),
+                line((0.02, 0.98), (0.62, 0.97)),
+            ),
+        ),
+        "2_looped": style(
+            2,
+            stroke(
+                top_of_two,
+                bezier((0.554, 0.356), (0.52, 0.55), (0.32, 0.72), (0.16, 0.98)),
+                arc(0.15, 0.86, 0.13, 0.12, 90, 415),
+                bezier((0.225, 0.958), (0.33, 1.0), (0.48, 0.98), (0.64, 0.95)),
+            ),
+        ),
         "3_round": style(3, stroke(arc(0.3, 0.25, 0.26, 0.23, 205, 470), arc(0.3, 0.73, 0.29, 0.26, 250, 505))),
-        "3_flat_top": style(3, stroke(line((0.04, 0.02), (0.56, 0.02), (0.22, 0.42)),
-                                      arc(0.3, 0.7, 0.3, 0.29, 250, 505))),
-        "4_open": style(4, stroke(line((0.1, 0.0), (0.04, 0.62), (0.62, 0.62))),
-                        stroke(line((0.47, 0.04), (0.45, 1.0)))),
-        "4_closed": style(4, stroke(line((0.44, 0.0), (0.0, 0.66), (0.62, 0.66))),
-                          stroke(line((0.44, 0.0), (0.44, 1.0)))),
+        "3_flat_top": style(
+            3, stroke(line((0.04, 0.02), (0.56, 0.02), (0.22, 0.42)), arc(0.3, 0.7, 0.3, 0.29, 250, 505))
+        ),
+        "4_open": style(
+            4, stroke(line((0.1, 0.0), (0.04, 0.62), (0.62, 0.62))), stroke(line((0.47, 0.04), (0.45, 1.0)))
+        ),
+        "4_closed": style(
+            4, stroke(line((0.44, 0.0), (0.0, 0.66), (0.62, 0.66))), stroke(line((0.44, 0.0), (0.44, 1.0)))
+        ),
         "5_flag": style(5, stroke(five_down, five_belly), stroke(line((0.12, 0.01), (0.6, -0.01)))),
         "5_one_stroke": style(5, stroke(line((0.6, -0.01), (0.12, 0.01)), five_down, five_belly)),
-        "6_one_stroke": style(6, stroke(bezier((0.5, 0.0), (0.2, 0.08), (0.03, 0.4), (0.04, 0.72)),
-                                        arc(0.3, 0.72, 0.26, 0.27, 180, -150))),
-        "6_circle_and_stem": style(6, stroke(bezier((0.52, 0.0), (0.2, 0.06), (0.02, 0.4), (0.04, 0.75))),
-                                   stroke(arc(0.3, 0.73, 0.26, 0.26, 270, -100))),
+        "6_one_stroke": style(
+            6, stroke(bezier((0.5, 0.0), (0.2, 0.08), (0.03, 0.4), (0.04, 0.72)), arc(0.3, 0.72, 0.26, 0.27, 180, -150))
+        ),
+        "6_circle_and_stem": style(
+            6,
+            stroke(bezier((0.52, 0.0), (0.2, 0.06), (0.02, 0.4), (0.04, 0.75))),
+            stroke(arc(0.3, 0.73, 0.26, 0.26, 270, -100)),
+        ),
         "7_plain": style(7, stroke(seven_top, seven_down)),
         "7_crossed": style(7, stroke(seven_top, seven_down), stroke(line((0.2, 0.53), (0.56, 0.51)))),
         "7_hooked": style(7, stroke(bezier((0.03, 0.3), (-0.01, 0.14), (0.02, 0.02)), seven_top, seven_down)),
         "8_one_stroke": style(8, stroke(figure_eight(0.3, 0.46, 0.22, 0.29))),
-        "8_two_circles": style(8, stroke(arc(0.3, 0.24, 0.2, 0.23, 300, -65)),
-                               stroke(arc(0.3, 0.72, 0.27, 0.27, 280, -85))),
+        "8_two_circles": style(
+            8, stroke(arc(0.3, 0.24, 0.2, 0.23, 300, -65)), stroke(arc(0.3, 0.72, 0.27, 0.27, 280, -85))
+        ),
         "9_straight_tail": style(9, stroke(nine_loop, line((0.505, 0.14), (0.5, 1.0)))),
         "9_curved_tail": style(9, stroke(nine_loop, bezier((0.505, 0.14), (0.56, 0.5), (0.5, 0.9), (0.15, 0.97)))),
     }
@@ -273,12 +293,16 @@ def _calls_covering(points: np.ndarray, radius: float, shape: tuple[int, int]) -
     bisectors = normals[:-1] + normals[1:]
     cosines = np.einsum("ij,ij->i", bisectors, normals[1:]) / np.maximum(np.hypot(*bisectors.T), 1e-9)
     gentle = cosines > math.cos(math.radians(10))  # a turn under 20 degrees: the mitre reaches 1.5 % past the disc
-    mitres = np.where(gentle[:, None], bisectors / np.maximum(np.hypot(*bisectors.T), 1e-9)[:, None]
-                      / np.maximum(cosines, 1e-9)[:, None], 0.0)
+    mitres = np.where(
+        gentle[:, None],
+        bisectors / np.maximum(np.hypot(*bisectors.T), 1e-9)[:, None] / np.maximum(cosines, 1e-9)[:, None],
+        0.0,
+    )
     starts = np.concatenate([normals[:1] * 0, mitres]) * r  # the offset to a segment's edges at its start...
     starts = np.where(np.concatenate([[False], gentle])[:, None], starts, normals * r)
-    ends = np.where(np.concatenate([gentle, [False]])[:, None], np.concatenate([mitres, normals[-1:] * 0]) * r,
-                    normals * r)
+    ends = np.where(
+        np.concatenate([gentle, [False]])[:, None], np.concatenate([mitres, normals[-1:] * 0]) * r, normals * r
+    )
     quads = np.stack([uv[:-1] + starts, uv[1:] + ends, uv[1:] - ends, uv[:-1] - starts], axis=1)
     quads = quads.reshape(len(quads), 8).tolist()
     discs = np.concatenate([uv - r, uv + r], axis=1).tolist()
@@ -314,8 +338,15 @@ def _stroked(samples: np.ndarray) -> np.ndarray:
     return alpha
 
 
-def render(style: Style, rng: np.random.Generator, placement: str = "centred", pen_width: float = 0.08,
-           size: int = 280, *, restroked: bool = True) -> np.ndarray:
+def render(
+    style: Style,
+    rng: np.random.Generator,
+    placement: str = "centred",
+    pen_width: float = 0.08,
+    size: int = 280,
+    *,
+    restroked: bool = True,
+) -> np.ndarray:
     """The canvas after the digit is drawn: [size, size] uint8 grey levels (the page's R = G = B). `restroked`:
     the whole path stroked again at every pointer move, as the page does; False paints each stroke once (a page
     that strokes only the newest segment, or any single-pass drawing program), keeping every edge soft."""
@@ -332,8 +363,15 @@ def render(style: Style, rng: np.random.Generator, placement: str = "centred", p
     return np.rint(INK + (PAPER - INK) * clear).astype(np.uint8)
 
 
-def draw(style: Style, rng: np.random.Generator, placement: str = "centred", pen_width: float = 0.08,
-         size: int = 280, *, restroked: bool = True) -> bytes:
+def draw(
+    style: Style,
+    rng: np.random.Generator,
+    placement: str = "centred",
+    pen_width: float = 0.08,
+    size: int = 280,
+    *,
+    restroked: bool = True,
+) -> bytes:
     """The PNG the page's canvas sends for this digit: white opaque canvas, #111 round-capped strokes, anti-aliased."""
     grey = render(style, rng, placement, pen_width, size, restroked=restroked)
     rgba = np.dstack([grey, grey, grey, np.full_like(grey, 255)])

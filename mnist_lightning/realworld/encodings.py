@@ -21,8 +21,15 @@ ORIENTATION = 0x0112  # the EXIF (and TIFF) tag
 _MAKE, _MODEL, _SOFTWARE = 0x010F, 0x0110, 0x0131
 _T = Image.Transpose
 # What a viewer applies to the stored pixels for each orientation tag (as PIL.ImageOps.exif_transpose does).
-VIEWER_TRANSPOSE = {2: _T.FLIP_LEFT_RIGHT, 3: _T.ROTATE_180, 4: _T.FLIP_TOP_BOTTOM, 5: _T.TRANSPOSE, 6: _T.ROTATE_270,
-                    7: _T.TRANSVERSE, 8: _T.ROTATE_90}
+VIEWER_TRANSPOSE = {
+    2: _T.FLIP_LEFT_RIGHT,
+    3: _T.ROTATE_180,
+    4: _T.FLIP_TOP_BOTTOM,
+    5: _T.TRANSPOSE,
+    6: _T.ROTATE_270,
+    7: _T.TRANSVERSE,
+    8: _T.ROTATE_90,
+}
 _INVERSE = {_T.ROTATE_90: _T.ROTATE_270, _T.ROTATE_270: _T.ROTATE_90}  # every other one undoes itself
 BLUE_INK = (30, 60, 170)  # a ballpoint's blue, where the file holds colour
 

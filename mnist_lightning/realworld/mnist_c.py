@@ -42,9 +42,7 @@ def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
     return (weights / weights.sum()).astype(np.float32)
 
 
-def gaussian_blur(
-    images: np.ndarray, sigma: float, axes: tuple[int, ...] = (0, 1), edge: str = "edge"
-) -> np.ndarray:
+def gaussian_blur(images: np.ndarray, sigma: float, axes: tuple[int, ...] = (0, 1), edge: str = "edge") -> np.ndarray:
     """Separable Gaussian blur of images [N, H, W] along the given image axes (0 rows, 1 columns); outside the
     picture is its edge pixel repeated ('edge', scikit-image's default) or black ('constant')."""
     kernel = gaussian_kernel(sigma)
@@ -431,9 +429,7 @@ def _shifted_copies(values: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
     padded = np.pad(values, ((0, 0), (1, 1), (1, 1)))
     height, width = values.shape[1:]
     return {
-        (dr, dc): padded[:, 1 + dr : 1 + dr + height, 1 + dc : 1 + dc + width]
-        for dr in (-1, 0, 1)
-        for dc in (-1, 0, 1)
+        (dr, dc): padded[:, 1 + dr : 1 + dr + height, 1 + dc : 1 + dc + width] for dr in (-1, 0, 1) for dc in (-1, 0, 1)
     }
 
 

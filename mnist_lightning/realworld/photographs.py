@@ -34,17 +34,31 @@ CANVASES = ("paper", "white", "transparent", "dark")
 _GROUND_RGB = {"paper": (236, 232, 222), "white": (255, 255, 255), "transparent": (0, 0, 0), "dark": (40, 46, 43)}
 _INK_RGB = {"paper": (30, 45, 125), "white": (20, 20, 20), "transparent": (20, 20, 20), "dark": (226, 226, 216)}
 # What people write with, for Scene.random: colour, how often, stroke widths.
-_PENS = {"blue ballpoint": ((30, 45, 125), 0.4, (0.5, 0.8)), "black felt-tip": ((28, 28, 34), 0.3, (0.7, 1.2)),
-         "pencil": ((100, 100, 106), 0.15, (0.5, 0.65)), "red pen": ((165, 38, 42), 0.05, (0.5, 0.9)),
-         "black marker": ((22, 22, 26), 0.1, (1.0, 1.4))}
+_PENS = {
+    "blue ballpoint": ((30, 45, 125), 0.4, (0.5, 0.8)),
+    "black felt-tip": ((28, 28, 34), 0.3, (0.7, 1.2)),
+    "pencil": ((100, 100, 106), 0.15, (0.5, 0.65)),
+    "red pen": ((165, 38, 42), 0.05, (0.5, 0.9)),
+    "black marker": ((22, 22, 26), 0.1, (1.0, 1.4)),
+}
 SMOOTH_FACTOR = 4  # the digit is smoothed at 4x (112 x 112); the perspective transform magnifies it the rest
 INK_LEVEL = 0.2  # an MNIST pixel above this (0-1) is ink, for the ink's bounding box (its height, its extent)
 PEAK_FLOOR = 0.4  # grey levels are shares of the stroke's nearby peak, or of this where the peak is fainter
 EDGE_PIXELS = 1.5  # the ink's edge, from none to full, spans about this many photo pixels (a sharp phone photo)
 # (stroke width relative to MNIST's, level (share of the peak) whose outline is that wide). MNIST's width is its
 # outline at half its grey level; measured on 300 test digits as ink area, against that of MNIST's outline.
-_STROKE_LEVELS = ((0.5, 0.932), (0.6, 0.903), (0.7, 0.872), (0.8, 0.837), (0.9, 0.80), (1.0, 0.763), (1.1, 0.72),
-                  (1.2, 0.68), (1.3, 0.63), (1.4, 0.57))
+_STROKE_LEVELS = (
+    (0.5, 0.932),
+    (0.6, 0.903),
+    (0.7, 0.872),
+    (0.8, 0.837),
+    (0.9, 0.80),
+    (1.0, 0.763),
+    (1.1, 0.72),
+    (1.2, 0.68),
+    (1.3, 0.63),
+    (1.4, 0.57),
+)
 STROKES = (0.5, 1.4)  # thinner, 4 % of digits break somewhere (a faint MNIST stroke); thicker, strokes merge
 TEXTURE_AMPLITUDE = 0.035  # paper blotches at grain=1: +-3.5 % brightness (one standard deviation)
 NOISE_SIGMA = 7.0  # sensor noise at grain=1, in grey levels (0-255), about a phone photo indoors
@@ -78,12 +92,21 @@ class Scene:
             (0 <= self.perspective <= 0.2, "perspective must be in [0, 0.2] (a steep slant already)", self.perspective),
             (STROKES[0] <= self.stroke <= STROKES[1], f"stroke must be in {list(STROKES)}", self.stroke),
             (self.canvas in CANVASES, f"canvas must be one of {CANVASES}", self.canvas),
-            (self.grain >= 0 and self.blur_sigma >= 0, "grain and blur_sigma must be >= 0",
-             (self.grain, self.blur_sigma)),
-            (0 <= self.light_gradient < 1 and 0 <= self.shadow < 1, "light_gradient and shadow must be in [0, 1)",
-             (self.light_gradient, self.shadow)),
-            (self.jpeg_quality is None or 1 <= self.jpeg_quality <= 100, "jpeg_quality must be 1-100 or None",
-             self.jpeg_quality),
+            (
+                self.grain >= 0 and self.blur_sigma >= 0,
+                "grain and blur_sigma must be >= 0",
+                (self.grain, self.blur_sigma),
+            ),
+            (
+                0 <= self.light_gradient < 1 and 0 <= self.shadow < 1,
+                "light_gradient and shadow must be in [0, 1)",
+                (self.light_gradient, self.shadow),
+            ),
+            (
+                self.jpeg_quality is None or 1 <= self.jpeg_quality <= 100,
+                "jpeg_quality must be 1-100 or None",
+                self.jpeg_quality,
+            ),
             (not (self.canvas == "transparent" and self.jpeg_quality), "JPEG cannot hold transparency", self.canvas),
         )
         for ok, rule, value in checks:
@@ -164,8 +187,9 @@ def _ink(pixels: np.ndarray, scene: Scene, rng: np.random.Generator) -> Image.Im
     camera = _camera(scene, rng)
     rows = np.nonzero(pixels.max(axis=1) > INK_LEVEL)[0]
     cols = np.nonzero(pixels.max(axis=0) > INK_LEVEL)[0]
-    ink_box = np.array([[cols[0], rows[0]], [cols[-1] + 1, rows[0]], [cols[-1] + 1, rows[-1] + 1],
-                        [cols[0], rows[-1] + 1]], np.float64)  # in MNIST pixels, continuous coordinates
+    ink_box = np.array(
+        [[cols[0], rows[0]], [cols[-1] + 1, rows[0]], [cols[-1] + 1, rows[-1] + 1], [cols[0], rows[-1] + 1]], np.float64
+    )  # in MNIST pixels, continuous coordinates
     grid = np.arange(28) + 0.5  # pixel centres
     mass = np.array([(pixels.sum(axis=0) * grid).sum(), (pixels.sum(axis=1) * grid).sum()]) / pixels.sum()
     ink_height = rows[-1] + 1 - rows[0]
@@ -184,8 +208,9 @@ def _ink(pixels: np.ndarray, scene: Scene, rng: np.random.Generator) -> Image.Im
     # PIL's PERSPECTIVE maps each output pixel to the input: crop pixels -> photo -> MNIST -> the upsampled digit.
     crop_to_big = np.diag([upsample, upsample, 1.0]) @ np.linalg.inv(to_photo) @ _shift(x0, y0)
     coeffs = (crop_to_big / crop_to_big[2, 2]).ravel()[:8]
-    crop = big.transform((int(x1 - x0), int(y1 - y0)), Image.Transform.PERSPECTIVE, tuple(coeffs),
-                         resample=Image.Resampling.BICUBIC)
+    crop = big.transform(
+        (int(x1 - x0), int(y1 - y0)), Image.Transform.PERSPECTIVE, tuple(coeffs), resample=Image.Resampling.BICUBIC
+    )
     crop = crop.point(_edge_lut(scene.stroke, photo_per_mnist))  # the pen's crisp edge, at the photo's resolution
     if scene.blur_sigma:
         crop = crop.filter(ImageFilter.GaussianBlur(scene.blur_sigma))
@@ -272,8 +297,10 @@ def _place(camera: np.ndarray, mass: np.ndarray, ink_box: np.ndarray, ink_height
         target = clamped
     square = np.c_[np.array([[0, 0], [28, 0], [28, 28], [0, 28]]), np.ones(4)] @ to_photo.T
     if (square[:, 2] <= 0).any():  # a homography's horizon: beyond it the digit would come back upside down
-        raise ValueError(f"Scene: a digit {scene.digit_height} of the frame tall at perspective {scene.perspective} "
-                         "reaches the horizon; make it smaller or the slant gentler.")
+        raise ValueError(
+            f"Scene: a digit {scene.digit_height} of the frame tall at perspective {scene.perspective} "
+            "reaches the horizon; make it smaller or the slant gentler."
+        )
     return to_photo
 
 
@@ -295,8 +322,9 @@ def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 def _jacobian(matrix: np.ndarray, point: np.ndarray) -> np.ndarray:
     """2x2 derivative of a homography at a point (central differences)."""
     steps = np.eye(2)
-    return np.stack([(_apply(matrix, (point + s)[None])[0] - _apply(matrix, (point - s)[None])[0]) / 2
-                     for s in steps], axis=1)
+    return np.stack(
+        [(_apply(matrix, (point + s)[None])[0] - _apply(matrix, (point - s)[None])[0]) / 2 for s in steps], axis=1
+    )
 
 
 def _shift(x: float, y: float) -> np.ndarray:

@@ -51,8 +51,15 @@ class Group:
     example: torch.Tensor  # [H, W, 4] uint8 RGBA: the first picture as a person would have given it
 
 
-def build_suites(names: list[str], images: torch.Tensor, labels: torch.Tensor, seed: int, cache: Path | None,
-                 split: str, drawings_per_setting: int = 4) -> list[Group]:
+def build_suites(
+    names: list[str],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    seed: int,
+    cache: Path | None,
+    split: str,
+    drawings_per_setting: int = 4,
+) -> list[Group]:
     """The groups of the suites `names`, from `images` (uint8 [N, 28, 28]) and their labels; `split` and `seed`
     choose the random draws. Drawings are made from templates, not from `images`: `drawings_per_setting` of each
     style in each placement and pen width a person can read."""
@@ -66,8 +73,11 @@ def build_suites(names: list[str], images: torch.Tensor, labels: torch.Tensor, s
             groups += stored
             continue
         with _one_thread():
-            made = (_drawings(seed, split, drawings_per_setting) if name == "drawings"
-                    else BUILDERS[name](images, labels, seed, split))
+            made = (
+                _drawings(seed, split, drawings_per_setting)
+                if name == "drawings"
+                else BUILDERS[name](images, labels, seed, split)
+            )
         for group in made:  # 8-bit grey levels, as stored: a first run and a cached one score the same images
             group.seen = group.seen.mul(255).round().div(255)
         if path is not None:
@@ -138,8 +148,16 @@ def _mnist_c(images: torch.Tensor, labels: torch.Tensor, seed: int, split: str) 
     groups = []
     for name in ("clean", *mnist_c.CORRUPTIONS):
         corrupted = images if name == "clean" else mnist_c.corrupt(name, images, seed)
-        groups.append(Group("mnist_c", name, corrupted.float() / 255, labels, torch.zeros(len(labels), dtype=torch.bool),
-                            _example(_digit_picture(corrupted[0]))))
+        groups.append(
+            Group(
+                "mnist_c",
+                name,
+                corrupted.float() / 255,
+                labels,
+                torch.zeros(len(labels), dtype=torch.bool),
+                _example(_digit_picture(corrupted[0])),
+            )
+        )
     return groups
 
 
@@ -170,12 +188,16 @@ def _photos(images: torch.Tensor, labels: torch.Tensor, seed: int, split: str) -
 
     seen, refused = _read_all(range(len(images)), read)
     groups = [Group("photos", "all", seen, labels, refused, _example(photo(0)[1]))]
-    for name, inside in (("digit under 15 % of the frame", heights < 0.15),
-                         ("digit 15-30 % of the frame", (heights >= 0.15) & (heights < 0.3)),
-                         ("digit over 30 % of the frame", heights >= 0.3)):
+    for name, inside in (
+        ("digit under 15 % of the frame", heights < 0.15),
+        ("digit 15-30 % of the frame", (heights >= 0.15) & (heights < 0.3)),
+        ("digit over 30 % of the frame", heights >= 0.3),
+    ):
         if inside.any():
             first = int(inside.nonzero()[0])
-            groups.append(Group("photos", name, seen[inside], labels[inside], refused[inside], _example(photo(first)[1])))
+            groups.append(
+                Group("photos", name, seen[inside], labels[inside], refused[inside], _example(photo(first)[1]))
+            )
     return groups
 
 
@@ -199,7 +221,9 @@ def _drawings(seed: int, split: str, per_setting: int) -> list[Group]:
         for value in dict.fromkeys(row[column] for row in rows):
             inside = torch.tensor([row[column] == value for row in rows])
             first = int(inside.nonzero()[0])
-            groups.append(Group("drawings", value, seen[inside], digits[inside], refused[inside], _example(files[first])))
+            groups.append(
+                Group("drawings", value, seen[inside], digits[inside], refused[inside], _example(files[first]))
+            )
     return groups
 
 

@@ -39,8 +39,12 @@ def draw_contact_sheet(pictures: list[Image.Image], digits: torch.Tensor, rows: 
         given.set_title(Path(rows[i]["file"]).name[:18], fontsize=8)
         seen.imshow(digits[i].numpy(), cmap="gray", vmin=0, vmax=1)
         unsure = bool(rows[i]["unsure"])
-        seen.set_title(f"{rows[i]['digit']}  {rows[i]['probability']:.0%}" + ("  unsure" if unsure else ""),
-                       fontsize=10, color="tab:red" if unsure else "black", fontweight="bold")
+        seen.set_title(
+            f"{rows[i]['digit']}  {rows[i]['probability']:.0%}" + ("  unsure" if unsure else ""),
+            fontsize=10,
+            color="tab:red" if unsure else "black",
+            fontweight="bold",
+        )
     fig.suptitle("each picture, then what the model saw (28x28) and its answer", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # a third of an inch above the first row's titles
     fig.savefig(path, dpi=100)

@@ -32,7 +32,10 @@ def expected_calibration_error(bins: list[tuple]) -> float:
 
 
 def mistake_pictures(
-    probabilities: torch.Tensor, labels: torch.Tensor, images: torch.Tensor, out_dir: Path,
+    probabilities: torch.Tensor,
+    labels: torch.Tensor,
+    images: torch.Tensor,
+    out_dir: Path,
     uncalibrated: torch.Tensor | None = None,
 ) -> dict:
     """Writes the PICTURES into `out_dir` as <name>.png; returns the numbers for
@@ -44,7 +47,9 @@ def mistake_pictures(
     import matplotlib.pyplot as plt
 
     predicted = probabilities.argmax(dim=1)
-    confusion = torch.zeros(10, 10, dtype=torch.long).index_put_((labels, predicted), torch.ones_like(labels), accumulate=True)
+    confusion = torch.zeros(10, 10, dtype=torch.long).index_put_(
+        (labels, predicted), torch.ones_like(labels), accumulate=True
+    )
     per_class = {str(c): round(float(confusion[c, c] / confusion[c].sum()), 4) for c in range(10)}
     in_use = calibration_bins(probabilities, labels)
     before = calibration_bins(uncalibrated, labels) if uncalibrated is not None else None
@@ -74,9 +79,16 @@ def _confusion_figure(plt, confusion: torch.Tensor):
             count = int(confusion[true, said])
             if count:
                 dark = true != said and count > dark_above
-                ax.text(said, true, str(count), ha="center", va="center", fontsize=8,
-                        color="tab:green" if true == said else "white" if dark else "black",
-                        fontweight="bold" if true == said else None)
+                ax.text(
+                    said,
+                    true,
+                    str(count),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="tab:green" if true == said else "white" if dark else "black",
+                    fontweight="bold" if true == said else None,
+                )
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted")
@@ -98,12 +110,20 @@ def _mistakes_figure(plt, probabilities, labels, predicted, images):
     for k, index in enumerate(wrong.tolist()):
         top, left = (k // columns) * cell_h + caption, (k % columns) * cell_w + gap // 2
         sheet[top : top + 28, left : left + 28] = images[index]  # as the model saw it: light ink on black
-        ax.text(left + 14, top - 2, f"{int(labels[index])} → {int(predicted[index])}  "
-                f"{float(probabilities[index].max()):.0%}", ha="center", va="bottom", fontsize=9)
+        ax.text(
+            left + 14,
+            top - 2,
+            f"{int(labels[index])} → {int(predicted[index])}  {float(probabilities[index].max()):.0%}",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
     ax.imshow(sheet.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.axis("off")
-    ax.set_title(f"misclassified test digits, most confident first (true → predicted, probability); "
-                 f"{len(wrong)} shown", fontsize=9)
+    ax.set_title(
+        f"misclassified test digits, most confident first (true → predicted, probability); {len(wrong)} shown",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -114,8 +134,14 @@ def _per_class_figure(plt, confusion: torch.Tensor):
     fig, ax = plt.subplots(figsize=(6.4, 4))
     bars = ax.bar(range(10), 100 * accuracy, color=["tab:red" if a == accuracy.min() else "tab:blue" for a in accuracy])
     for bar, wrong, n in zip(bars, (total - right).tolist(), total.tolist()):
-        ax.annotate(f"{wrong} of {n:,}\nwrong", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    textcoords="offset points", xytext=(0, 2), ha="center", fontsize=7)
+        ax.annotate(
+            f"{wrong} of {n:,}\nwrong",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            textcoords="offset points",
+            xytext=(0, 2),
+            ha="center",
+            fontsize=7,
+        )
     low = 100 * float(accuracy.min())
     bottom = max(0.0, low - (100 - low) * 0.6 - 0.1)  # zoomed in: at 99 %, full-height bars would all look alike
     ax.set_ylim(bottom, 100 + (100 - bottom) * 0.15)  # room for the labels above the bars
@@ -133,7 +159,9 @@ def _reliability_figure(plt, curves: dict[str, list[tuple]]):
     ax.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="perfectly calibrated")
     for (name, bins), colour in zip(curves.items(), ("tab:orange", "tab:blue") if len(curves) > 1 else ("tab:blue",)):
         centres, accuracy, counts = zip(*bins)
-        ax.plot(centres, accuracy, marker="o", color=colour, label=f"{name}: ECE {expected_calibration_error(bins):.2%}")
+        ax.plot(
+            centres, accuracy, marker="o", color=colour, label=f"{name}: ECE {expected_calibration_error(bins):.2%}"
+        )
         if colour == "tab:blue":  # image counts for the probabilities in use only: two sets would overlap
             for x, y, n in zip(centres, accuracy, counts):
                 ax.annotate(f"{n:,}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)

@@ -22,8 +22,11 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 def code_version() -> dict:
     checkout = PACKAGE_DIR.parent
     if (checkout / ".git").exists():  # a source checkout (an editable install included)
+
         def git(*args: str) -> str:
-            return subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True, check=True).stdout
+            return subprocess.run(
+                ["git", "-C", str(checkout), *args], capture_output=True, text=True, check=True
+            ).stdout
 
         try:
             return {"git_commit": git("rev-parse", "HEAD").strip(), "dirty": bool(git("status", "--porcelain").strip())}

@@ -18,8 +18,7 @@ def draw_examples(groups: list, report: dict, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     suites = list(dict.fromkeys(group.suite for group in groups))
-    lines = [(suite, chunk) for suite in suites
-             for chunk in _chunks([g for g in groups if g.suite == suite], PER_ROW)]
+    lines = [(suite, chunk) for suite in suites for chunk in _chunks([g for g in groups if g.suite == suite], PER_ROW)]
     fig, axes = plt.subplots(len(lines), 2 * PER_ROW, figsize=(1.45 * 2 * PER_ROW, 1.9 * len(lines)), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -30,10 +29,15 @@ def draw_examples(groups: list, report: dict, path: Path, title: str) -> None:
             given.set_title(f"{suite}\n{group.name}"[:44], fontsize=7, loc="left")
             seen.imshow(group.seen[0].numpy(), cmap="gray", vmin=0, vmax=1)
             accuracy = report[suite][group.name]["accuracy"]
-            seen.set_title(f"{100 * accuracy:.1f} %", fontsize=10, fontweight="bold",
-                           color="black" if accuracy >= 0.97 else "tab:red")
-    fig.suptitle(f"{title}: each group's first picture as given, what the model saw, and the group's accuracy",
-                 fontsize=10)
+            seen.set_title(
+                f"{100 * accuracy:.1f} %",
+                fontsize=10,
+                fontweight="bold",
+                color="black" if accuracy >= 0.97 else "tab:red",
+            )
+    fig.suptitle(
+        f"{title}: each group's first picture as given, what the model saw, and the group's accuracy", fontsize=10
+    )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / max(1, len(lines))))  # room for the title above the first row
     fig.savefig(path, dpi=90)
     plt.close(fig)

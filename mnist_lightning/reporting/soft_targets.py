@@ -26,23 +26,32 @@ class SoftTargetsPicture(L.Callback):
             return
         datamodule = trainer.datamodule
         generator = torch.Generator().manual_seed(0)
-        pick = torch.randperm(len(datamodule.train_set), generator=generator)[:CANDIDATES].to(datamodule.train_set.images.device)
+        pick = torch.randperm(len(datamodule.train_set), generator=generator)[:CANDIDATES].to(
+            datamodule.train_set.images.device
+        )
         images = datamodule.augment(datamodule.train_set.images[pick].unsqueeze(1).float().div(255))
         log_probabilities = pl_module.teacher_log_probabilities(images).float().cpu()
-        figure = soft_targets_figure(images[:, 0].cpu(), log_probabilities, datamodule.train_set.labels[pick].cpu(),
-                                     pl_module.hparams.distillation["temperature"])
+        figure = soft_targets_figure(
+            images[:, 0].cpu(),
+            log_probabilities,
+            datamodule.train_set.labels[pick].cpu(),
+            pl_module.hparams.distillation["temperature"],
+        )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         figure.savefig(self.run_dir / "soft_targets.png", dpi=100)
         if isinstance(trainer.logger, TensorBoardLogger):
             figure.canvas.draw()
-            trainer.logger.experiment.add_image("train/soft_targets", np.asarray(figure.canvas.buffer_rgba())[..., :3],
-                                                dataformats="HWC")
+            trainer.logger.experiment.add_image(
+                "train/soft_targets", np.asarray(figure.canvas.buffer_rgba())[..., :3], dataformats="HWC"
+            )
         import matplotlib.pyplot as plt
 
         plt.close(figure)
 
 
-def soft_targets_figure(images: torch.Tensor, log_probabilities: torch.Tensor, labels: torch.Tensor, temperature: float):
+def soft_targets_figure(
+    images: torch.Tensor, log_probabilities: torch.Tensor, labels: torch.Tensor, temperature: float
+):
     """The SHOWN images whose second most likely class is most likely, each over its two distributions."""
     import matplotlib
 
@@ -67,7 +76,10 @@ def soft_targets_figure(images: torch.Tensor, log_probabilities: torch.Tensor, l
         if column == 0:
             bars_ax.set_ylabel("teacher's probability")
             bars_ax.legend(fontsize=8, loc="upper left")
-    fig.suptitle("What the teachers say about distorted training digits (the student learns all ten bars, not just "
-                 "the label); the most ambiguous of a batch", fontsize=10)
+    fig.suptitle(
+        "What the teachers say about distorted training digits (the student learns all ten bars, not just "
+        "the label); the most ambiguous of a batch",
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig

@@ -27,12 +27,16 @@ def record_failure(job_dir: Path, err: BaseException) -> None:
     cause = err
     while cause.__cause__ is not None:
         cause = cause.__cause__
-    (job_dir / FAILURE_FILE).write_text(f"{type(cause).__name__}: {cause}\n\n{''.join(traceback.format_exception(err))}")
+    (job_dir / FAILURE_FILE).write_text(
+        f"{type(cause).__name__}: {cause}\n\n{''.join(traceback.format_exception(err))}"
+    )
 
 
 def first_line(text: str, limit: int = 200) -> str:
     line = text.strip().splitlines()[0] if text.strip() else "unknown error"
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 SETTING_COLUMNS = ("setting", "seeds", "val_acc", "test_acc", "train_seconds")
 
 
@@ -40,28 +44,34 @@ def collect_rows(sweep_dir: Path) -> list[dict]:
     rows = []
     # Hydra names job folders by job number unless hydra.sweep.subdir says otherwise (experiment=cnn_teacher: seed0,
     # seed1); a job folder is then known by its .hydra/.
-    job_dirs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and (p.name.isdigit() or (p / ".hydra").is_dir())),
-                      key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else p.name))
+    job_dirs = sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and (p.name.isdigit() or (p / ".hydra").is_dir())),
+        key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else p.name),
+    )
     for job_dir in job_dirs:
         overrides_file = job_dir / ".hydra" / "overrides.yaml"
         overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.is_file() else ""
         metrics_file = job_dir / "metrics.json"
         if not metrics_file.is_file():  # a job that failed: show it, with why, rather than drop it
             failure = job_dir / FAILURE_FILE
-            status = f"failed: {first_line(failure.read_text())}" if failure.is_file() else "interrupted: no metrics.json"
+            status = (
+                f"failed: {first_line(failure.read_text())}" if failure.is_file() else "interrupted: no metrics.json"
+            )
             rows.append({"job": job_dir.name, "status": status, "overrides": overrides})
             continue
         metrics = json.loads(metrics_file.read_text())
         val = metrics.get("val/acc")
-        rows.append({
-            "job": job_dir.name,
-            "status": "ok",
-            "overrides": overrides or " ".join(metrics["overrides"]),
-            "val_acc": f"{val:.4f}" if val is not None else "",
-            "test_acc": f"{metrics['test/acc']:.4f}",
-            "epochs": metrics["epochs"],
-            "train_seconds": metrics["train_seconds"],
-        })
+        rows.append(
+            {
+                "job": job_dir.name,
+                "status": "ok",
+                "overrides": overrides or " ".join(metrics["overrides"]),
+                "val_acc": f"{val:.4f}" if val is not None else "",
+                "test_acc": f"{metrics['test/acc']:.4f}",
+                "epochs": metrics["epochs"],
+                "train_seconds": metrics["train_seconds"],
+            }
+        )
     return rows
 
 
@@ -114,7 +124,9 @@ def plot(settings: list[dict], path: Path) -> None:
     for offset, metric, color in ((-0.2, "val_acc", "tab:blue"), (0.2, "test_acc", "tab:orange")):
         means = [statistics.mean(s[f"{metric}_values"]) if s[f"{metric}_values"] else 0 for s in settings]
         stds = [statistics.stdev(s[f"{metric}_values"]) if len(s[f"{metric}_values"]) > 1 else 0 for s in settings]
-        ax.barh([i + offset for i in range(n)], means, height=0.4, xerr=stds, color=color, label=metric.replace("_", " "))
+        ax.barh(
+            [i + offset for i in range(n)], means, height=0.4, xerr=stds, color=color, label=metric.replace("_", " ")
+        )
     all_values = [v for s in settings for m in ("val_acc", "test_acc") for v in s[f"{m}_values"]]
     ax.set_xlim(min(all_values) - 0.2, min(100.0, max(all_values) + 0.1))  # the differences, not the 0-99% part
     ax.set_yticks(range(n), [s["setting"] for s in settings])
@@ -148,12 +160,17 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         table, rows = write_summary(sweep_dir)
-        print(f"\nSweep summary (choose on val_acc; test_acc is the official test set), also in {sweep_dir}/summary.md:\n")
+        print(
+            f"\nSweep summary (choose on val_acc; test_acc is the official test set), also in {sweep_dir}/summary.md:\n"
+        )
         print(table)
         # A job killed with its process (a search stopped and resumed) is listed as interrupted; one that raised
         # left its error and makes the exit code say so, once every job has run and is summarized.
         failed = [row for row in rows if row["status"].startswith("failed")]
         if failed:
-            print(f"{len(failed)} job(s) failed (their folders hold {FAILURE_FILE}): " +
-                  ", ".join(f"job {row['job']}" for row in failed), file=sys.stderr)
+            print(
+                f"{len(failed)} job(s) failed (their folders hold {FAILURE_FILE}): "
+                + ", ".join(f"job {row['job']}" for row in failed),
+                file=sys.stderr,
+            )
             sys.exit(1)

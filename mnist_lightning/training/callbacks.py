@@ -26,8 +26,13 @@ def best_checkpoint(dirpath: str, val_size: int) -> ModelCheckpoint | None:
     set (the model is then the last epoch's, last.ckpt)."""
     if not val_size:
         return None
-    return LatestBestCheckpoint(dirpath=dirpath, monitor="val/acc", mode="max", filename="epoch{epoch:02d}-val_acc{val/acc:.4f}",
-                           auto_insert_metric_name=False)
+    return LatestBestCheckpoint(
+        dirpath=dirpath,
+        monitor="val/acc",
+        mode="max",
+        filename="epoch{epoch:02d}-val_acc{val/acc:.4f}",
+        auto_insert_metric_name=False,
+    )
 
 
 def last_checkpoint(dirpath: str) -> ModelCheckpoint:

@@ -66,7 +66,9 @@ class MNISTClassifier(L.LightningModule):
         """
         super().__init__()
         if weight_decay_mode not in WEIGHT_DECAY_MODES:
-            raise ValueError(f"regularizer.weight_decay_mode must be one of {WEIGHT_DECAY_MODES}, got {weight_decay_mode!r}.")
+            raise ValueError(
+                f"regularizer.weight_decay_mode must be one of {WEIGHT_DECAY_MODES}, got {weight_decay_mode!r}."
+            )
         for name, value in (("weight_decay", weight_decay), ("l1", l1)):
             if value < 0:
                 raise ValueError(f"regularizer.{name} must be >= 0, got {value}.")
@@ -89,7 +91,9 @@ class MNISTClassifier(L.LightningModule):
             )
         self.save_hyperparameters(logger=False)  # train.py logs the whole run config to TensorBoard instead
         self.backbone = instantiate(backbone)
-        self.train_acc, self.val_acc, self.test_acc = (MulticlassAccuracy(num_classes=10, average="micro") for _ in range(3))
+        self.train_acc, self.val_acc, self.test_acc = (
+            MulticlassAccuracy(num_classes=10, average="micro") for _ in range(3)
+        )
         self.train_loss, self.train_ce_loss, self.train_kd_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.teacher = None  # an inference.ensemble.Ensemble once fitting with distillation starts; never saved
         self._teacher_in_bf16 = False
@@ -126,7 +130,9 @@ class MNISTClassifier(L.LightningModule):
         ce_loss = F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
         loss = ce_loss
         if self.teacher is not None:
-            kd_loss = distillation_loss(logits, self.teacher_log_probabilities(images), self.hparams.distillation["temperature"])
+            kd_loss = distillation_loss(
+                logits, self.teacher_log_probabilities(images), self.hparams.distillation["temperature"]
+            )
             weight = self.hparams.distillation["hard_label_weight"]
             loss = weight * ce_loss + (1 - weight) * kd_loss
             self.train_kd_loss.update(kd_loss.detach())
@@ -194,8 +200,16 @@ class MNISTClassifier(L.LightningModule):
         """Optimizer parameter groups: `weight_decay` on the weight matrices and kernels, none elsewhere."""
         penalized = {id(p) for p in self._penalized()}
         return [
-            {"name": "weights", "params": [p for p in self.parameters() if id(p) in penalized], "weight_decay": weight_decay},
-            {"name": "biases_norms", "params": [p for p in self.parameters() if id(p) not in penalized], "weight_decay": 0.0},
+            {
+                "name": "weights",
+                "params": [p for p in self.parameters() if id(p) in penalized],
+                "weight_decay": weight_decay,
+            },
+            {
+                "name": "biases_norms",
+                "params": [p for p in self.parameters() if id(p) not in penalized],
+                "weight_decay": 0.0,
+            },
         ]
 
     def configure_optimizers(self):

@@ -25,9 +25,13 @@ def check_settings(distillation: dict) -> None:
     if set(distillation) != set(SETTINGS):
         raise ValueError(f"distillation must set exactly {', '.join(SETTINGS)}; got {sorted(distillation)}.")
     if not distillation["teachers"]:
-        raise ValueError("distillation.teachers is empty: name one or more .ckpt/.onnx files or globs, or use distillation=none.")
+        raise ValueError(
+            "distillation.teachers is empty: name one or more .ckpt/.onnx files or globs, or use distillation=none."
+        )
     if not distillation["temperature"] > 0:
-        raise ValueError(f"distillation.temperature must be > 0 (1 = the teacher's probabilities as they are), got {distillation['temperature']}.")
+        raise ValueError(
+            f"distillation.temperature must be > 0 (1 = the teacher's probabilities as they are), got {distillation['temperature']}."
+        )
     if not 0 <= distillation["hard_label_weight"] < 1:
         raise ValueError(
             f"distillation.hard_label_weight must be in [0, 1) (1 would ignore the teacher: use distillation=none), "
@@ -35,7 +39,9 @@ def check_settings(distillation: dict) -> None:
         )
 
 
-def distillation_loss(student_logits: torch.Tensor, teacher_log_probabilities: torch.Tensor, temperature: float) -> torch.Tensor:
+def distillation_loss(
+    student_logits: torch.Tensor, teacher_log_probabilities: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """temperature^2 * KL(teacher || student), both softened by `temperature`, averaged over the batch.
 
     Softening divides log probabilities by the temperature and renormalizes (for one model, the same as dividing

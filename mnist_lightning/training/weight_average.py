@@ -17,7 +17,9 @@ from lightning.pytorch.trainer.states import TrainerFn
 
 
 @torch.no_grad()
-def fold_in(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor, decay: float) -> None:
+def fold_in(
+    averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor, decay: float
+) -> None:
     """One more step's parameters into the average, in place (the `multi_avg_fn` of torch's AveragedModel)."""
     # AveragedModel copies the first step's parameters itself; this is update number num_averaged + 1.
     weight = (1 - decay) / (1 - decay ** (int(num_averaged) + 1))
@@ -37,11 +39,17 @@ class EMAWeights(WeightAveraging):
 
     def __init__(self, decay: float | None = None, epochs: float | None = None):
         if (decay is None) == (epochs is None):
-            raise ValueError(f"Give the weight average one horizon: regularizer.ema_decay or regularizer.ema_epochs, got {decay=}, {epochs=}.")
+            raise ValueError(
+                f"Give the weight average one horizon: regularizer.ema_decay or regularizer.ema_epochs, got {decay=}, {epochs=}."
+            )
         if decay is not None and (isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 < decay < 1):
-            raise ValueError(f"regularizer.ema_decay must be in (0, 1) (e.g. 0.999), or null for no averaging; got {decay}.")
+            raise ValueError(
+                f"regularizer.ema_decay must be in (0, 1) (e.g. 0.999), or null for no averaging; got {decay}."
+            )
         if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or epochs <= 0):
-            raise ValueError(f"regularizer.ema_epochs must be > 0 (the epochs the average spans), or null; got {epochs}.")
+            raise ValueError(
+                f"regularizer.ema_epochs must be > 0 (the epochs the average spans), or null; got {epochs}."
+            )
         self.decay, self.epochs = decay, epochs
         super().__init__(multi_avg_fn=lambda averaged, current, n: fold_in(averaged, current, n, self.decay))
 

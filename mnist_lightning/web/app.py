@@ -98,24 +98,32 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
-def create_app(model, card: dict, max_upload_bytes: int = 10_000_000, unsure_below: float = 0.95,
-               unsure_margin: float = 0.0) -> FastAPI:
+def create_app(
+    model, card: dict, max_upload_bytes: int = 10_000_000, unsure_below: float = 0.95, unsure_margin: float = 0.0
+) -> FastAPI:
     """The web app around `model` (anything with `probabilities([N, 28, 28]) -> [N, 10]`) and its `card`."""
     static = files("mnist_lightning.web") / "static"
     page = (static / "index.html").read_text(encoding="utf-8")
     assets = {name: (static / name).read_bytes() for name in ASSET_TYPES}
     app = FastAPI(
-        title="mnist_lightning", version=version("mnist_lightning"),
+        title="mnist_lightning",
+        version=version("mnist_lightning"),
         description="Classify a picture of one handwritten digit with a model trained by mnist_lightning.",
-        docs_url=None, redoc_url=None,  # their pages load scripts from a CDN, which an offline machine cannot reach
+        docs_url=None,
+        redoc_url=None,  # their pages load scripts from a CDN, which an offline machine cannot reach
     )
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes)
     app.add_middleware(SecurityHeaders)  # outermost: the 413 that BodyLimit sends gets the headers too
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, err: RequestValidationError):
-        return JSONResponse({"detail": "Send the picture as multipart/form-data in the field 'file' "
-                                       "(curl -F file=@digit.png http://127.0.0.1:8000/predict)."}, status_code=400)
+        return JSONResponse(
+            {
+                "detail": "Send the picture as multipart/form-data in the field 'file' "
+                "(curl -F file=@digit.png http://127.0.0.1:8000/predict)."
+            },
+            status_code=400,
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception):
@@ -127,7 +135,9 @@ def create_app(model, card: dict, max_upload_bytes: int = 10_000_000, unsure_bel
         probabilities = model.probabilities(digit[None])[0]
         said = answer(probabilities, unsure_below, unsure_margin)
         return {
-            "digit": said["digit"], "probability": said["probability"], "unsure": said["unsure"],
+            "digit": said["digit"],
+            "probability": said["probability"],
+            "unsure": said["unsure"],
             "probabilities": probabilities.tolist(),
             "image": digit.mul(255).round().to(torch.uint8).tolist(),
             "notes": notes,

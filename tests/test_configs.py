@@ -27,6 +27,29 @@ def test_every_config_group_ships_in_the_wheel():
     assert groups - set(setuptools["package-data"]) == set()
 
 
+@pytest.mark.parametrize(
+    "command, groups",
+    [
+        ("predict", ("model_file", "unsure")),
+        ("serve", ("model_file", "unsure")),
+        ("export", ("model_file",)),
+        ("robustness", ("model_file", "unsure")),
+    ],
+)
+def test_commands_share_one_rule_for_the_model_file_and_for_unsure(command, groups):
+    """Which model and when to say unsure are set once, in their groups: a command that spelled a key out again
+    would drift from the others."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=command, overrides=["inputs=a.png"] if command == "predict" else [])
+    own = OmegaConf.load(Path(CONFIG_DIR) / f"{command}.yaml")
+    for group in groups:
+        shared = OmegaConf.load(Path(CONFIG_DIR) / group / "default.yaml")
+        for key, value in shared.items():
+            assert cfg[key] == value and key not in own, (command, key)
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_trains_and_wins_over_the_defaults(tmp_path, experiment, request):
     """Each named recipe trains (one batch per stage), and every value it sets is the one the run used, even

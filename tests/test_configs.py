@@ -33,12 +33,13 @@ def test_every_config_group_ships_in_the_wheel():
         ("predict", ("model_file", "unsure")),
         ("serve", ("model_file", "unsure")),
         ("export", ("model_file",)),
+        ("eval", ()),
         ("robustness", ("model_file", "unsure")),
     ],
 )
-def test_commands_share_one_rule_for_the_model_file_and_for_unsure(command, groups):
-    """Which model and when to say unsure are set once, in their groups: a command that spelled a key out again
-    would drift from the others."""
+def test_commands_share_one_rule_for_the_model_file_unsure_and_run_folder(command, groups):
+    """Which model, when to say unsure and where to write are set once, in their groups: a command that spelled a key
+    out again would drift from the others."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
@@ -48,6 +49,8 @@ def test_commands_share_one_rule_for_the_model_file_and_for_unsure(command, grou
         shared = OmegaConf.load(Path(CONFIG_DIR) / group / "default.yaml")
         for key, value in shared.items():
             assert cfg[key] == value and key not in own, (command, key)
+    # Where it writes: one rule, keyed by the command's name (outputs/<command>/<date>/<time>), not its own copy.
+    assert {"run_dir": "command"} in own.defaults and "hydra" not in own
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

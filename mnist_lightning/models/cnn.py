@@ -54,8 +54,8 @@ class CNN(nn.Sequential):
         ]
         super().__init__(*layers)
         init_weights(self, init)
-        # channels_last (NHWC) kernels and activations: oneDNN's convolutions run ~1.6x faster in that layout on
-        # this CPU (2.3x with bf16), and GPUs' tensor cores prefer it too. Only the 4-D conv weights change.
+        # channels_last (NHWC) kernels and activations: oneDNN's convolutions are faster in that layout
+        # (docs/speed.md), and GPUs' tensor cores prefer it too. Only the 4-D conv weights change.
         self.to(memory_format=torch.channels_last)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -40,7 +40,7 @@ def init_weights(module: nn.Module, scheme: str) -> None:
 
 class FastDropout(nn.Dropout):
     """nn.Dropout with a cheaper random mask on the CPU, where torch draws one 32-bit random number per unit
-    (about 0.9 ms for a 256x512 batch here, more than that layer's matrix multiply). Here each unit gets a
+    (more time than that layer's matrix multiply: docs/speed.md). Here each unit gets a
     16-bit number (`random_int16`) compared with a threshold: the same Bernoulli(1 - p) mask (p rounded to a
     multiple of 1/65536) at about a quarter of the cost. GPUs keep torch's fused kernel."""
 

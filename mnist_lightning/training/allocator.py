@@ -2,11 +2,9 @@
 
 Every step allocates and frees the same activation and gradient buffers (megabytes each). With glibc's default
 settings, blocks that size are mmap-ed and munmap-ed, or trimmed off the heap, each time: the kernel then zeroes
-fresh pages on first touch. For the 3x2048 MLP of experiment=mlp_sota that was a quarter of all CPU time, spent in
-the kernel (10.9 million page faults in 4 epochs). Raising the two thresholds keeps the blocks in the heap: 3 epochs
-took 28.9 and 28.3 s instead of 41.3 and 37.9 s (runs alternated on the 2-core CPU; kernel time 2.2-2.7 s instead
-of 19.7-21.8 s), with identical accuracy. Freed memory stays reserved by the process, which is what a loop that
-reallocates the same sizes every step wants.
+fresh pages on first touch, which for the wide MLP of experiment=mlp_sota was a quarter of all CPU time. Raising the
+two thresholds keeps the blocks in the heap (what it saved: docs/speed.md, "Freed memory stays in the process").
+Freed memory stays reserved by the process, which is what a loop that reallocates the same sizes every step wants.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
-"""bf16 on a CPU: 1.5x to 2.3x as fast as fp32 where the CPU has bf16 units, many times slower where it has not.
+"""bf16 on a CPU: faster than fp32 where the CPU has bf16 units, many times slower where it has not.
 
 oneDNN runs bf16 matrix multiplies natively on CPUs with AVX512 (fastest with AVX512-BF16 or AMX) and emulates
-them elsewhere. On a 2-core AMD EPYC with AVX2 only, a training step of a 784-512-512-10 MLP took 13x as long in
-bf16 as in fp32, and of a 784-2048-2048-10 MLP 77x (`python benchmarks/bf16_probe.py`). The recipes that ask for
-bf16-mixed (experiment=mlp_quick, mlp_sota, cnn_sota) would then run for hours instead of minutes; a run says so
-before it starts.
+them elsewhere, where a training step takes one to two orders of magnitude longer than in fp32 (measured with
+`python benchmarks/bf16_probe.py`: docs/speed.md). The recipes that ask for bf16-mixed (experiment=mlp_quick,
+mlp_sota, cnn_sota) would then run for hours instead of minutes; a run says so before it starts.
 """
 
 from __future__ import annotations

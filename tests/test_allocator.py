@@ -36,6 +36,7 @@ def page_faults_in_ten_steps(mode: str) -> tuple[bool, int]:
     return out[0] == "True", int(out[1])
 
 
+@pytest.mark.slow  # a property of the machine's allocator, two fresh interpreters: CI's slow suite runs it
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
 def test_training_steps_reuse_freed_memory():
     applied, faults_kept = page_faults_in_ten_steps("on")

@@ -192,7 +192,13 @@ def test_val_size_zero_trains_on_all_60000_and_reports_no_objective(tmp_path):
     assert "temperature" not in metrics and "test/ece_uncalibrated" not in metrics
 
 
-@pytest.mark.parametrize("launcher", ["basic", "submitit_local"])  # submitit_local: jobs as SLURM would run them
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        "basic",
+        pytest.param("submitit_local", marks=pytest.mark.slow),
+    ],  # as SLURM runs them, each job its own process: slow suite
+)
 def test_a_sweep_with_a_bad_point_runs_every_job_summarizes_them_and_exits_non_zero(tmp_path, launcher):
     sweep_dir = tmp_path / "sweep"
     result = run_module(

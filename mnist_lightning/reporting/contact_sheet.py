@@ -29,7 +29,7 @@ def draw_contact_sheet(pictures: list[Image.Image], digits: torch.Tensor, rows: 
 
     n = min(len(pictures), MAX_PICTURES)
     lines = math.ceil(n / PER_ROW)
-    fig, axes = plt.subplots(lines, 2 * PER_ROW, figsize=(2.2 * PER_ROW * 2 * 0.75, 2.0 * lines), squeeze=False)
+    fig, axes = plt.subplots(lines, 2 * PER_ROW, figsize=(2.2 * PER_ROW * 2 * 0.75, 2.4 * lines), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i in range(n):

@@ -17,6 +17,7 @@ from mnist_lightning import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 RELEASE_0_1_0 = Path(__file__).parent / "fixtures" / "release_0.1.0"  # checkpoints that release wrote (README there)
+RELEASE_0_2_0 = Path(__file__).parent / "fixtures" / "release_0.2.0"
 
 # Settings that keep a real (non-fast_dev_run) training run to seconds: checkpoints, validation and test all
 # happen, on a fraction of the batches.

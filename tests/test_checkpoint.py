@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from helpers import RELEASE_0_1_0
+from helpers import RELEASE_0_1_0, RELEASE_0_2_0
 from mnist_lightning.inference.checkpoint import (
     check_same_architecture,
     load_classifier,
@@ -34,6 +34,20 @@ def test_checkpoints_of_release_0_1_0_still_load_and_predict_the_same(name):
     with torch.no_grad():
         assert torch.allclose(model(expected["images"]), expected["logits"], atol=1e-5)
     assert not model.training  # ready to predict: BatchNorm's running averages, no dropout
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "mlp_distilled"])
+def test_checkpoints_of_release_0_2_0_still_load_and_predict_the_same(name):
+    """Release 0.2.0's chosen checkpoints (tests/fixtures/release_0.2.0/README.md): the background step, the fitted
+    temperature, and a distilled student, which loads without its teachers."""
+    model = load_classifier(RELEASE_0_2_0 / f"{name}.ckpt")
+    expected = torch.load(RELEASE_0_2_0 / f"{name}.logits.pt", weights_only=True)
+    assert model.hparams.background_window == 11 and model.hparams.temperature == expected["temperature"] != 1
+    assert bool(model.hparams.distillation) == (name == "mlp_distilled") and model.teacher is None
+    with torch.no_grad():
+        assert torch.allclose(model(expected["images"]), expected["logits"], atol=1e-5)
+    calibrated = torch.softmax(expected["logits"] / expected["temperature"], dim=1)
+    assert torch.allclose(model.probabilities(expected["images"][:, 0]), calibrated, atol=1e-5)
 
 
 def test_a_missing_file_is_named(tmp_path):

@@ -354,6 +354,7 @@ def distillation_step(repeats: int) -> dict:
     step), alone and with one teacher, alternately. The teacher is experiment=cnn_teacher's network with random
     weights (speed does not depend on them), read from a checkpoint file as a real teacher is."""
     from mnist_lightning.inference.ensemble import Ensemble
+    from mnist_lightning.training.teachers import on_onnxruntime
 
     torch.manual_seed(0)
     student_cfg = config("experiment=mlp_distill")
@@ -361,7 +362,7 @@ def distillation_step(repeats: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "teacher.ckpt"
         torch.save({"hyper_parameters": dict(teacher.hparams), "state_dict": teacher.state_dict()}, path)
-        teachers = {"none": None, "pytorch": Ensemble(str(path)), "onnxruntime": Ensemble(str(path)).on_onnxruntime()}
+        teachers = {"none": None, "pytorch": Ensemble(str(path)), "onnxruntime": on_onnxruntime(Ensemble(str(path)))}
     student = instantiate(student_cfg.classifier, mean=0.1307, std=0.3081).train()
     optimizer = torch.optim.AdamW(student.parameters(), lr=1e-3)
     batch = (torch.rand(512, 1, 28, 28), torch.randint(0, 10, (512,)))

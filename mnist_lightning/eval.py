@@ -4,7 +4,7 @@ their calibrated probabilities averaged, reported beside each member's own accur
 
 The network is rebuilt from the checkpoint's own saved config (no pickled code), loaded with weights_only=True,
 and scored on the 10,000 official test images by the same code that scores a run at the end of training
-(inference/scoring.py). Prints the metrics and writes eval.json and the pictures of the mistakes
+(evaluation/scoring.py). Prints the metrics and writes eval.json and the pictures of the mistakes
 (confusion_matrix.png, mistakes.png, per_class_accuracy.png, reliability.png) in its folder (outputs/eval/<date>/<time>/).
 """
 
@@ -19,9 +19,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
+from mnist_lightning.evaluation.scoring import score_checkpoint, score_ensemble
 from mnist_lightning.inference.checkpoint import describe, read_checkpoint
 from mnist_lightning.inference.ensemble import Ensemble, expand
-from mnist_lightning.inference.scoring import score_checkpoint, score_ensemble
 from mnist_lightning.reporting.provenance import provenance
 
 

@@ -22,16 +22,10 @@ from omegaconf import DictConfig
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.data.mnist_files import load_split
 from mnist_lightning.inference.checkpoint import classifier_from, describe, model_to_use, read_checkpoint
-from mnist_lightning.inference.exporting import (
-    CLASS_NAMES,
-    INPUT_CONTRACT,
-    OUTPUT_CONTRACT,
-    onnx_model,
-    parity,
-    with_metadata,
-)
-from mnist_lightning.inference.loading import describe_training, run_metrics
+from mnist_lightning.inference.exporting import onnx_model, parity, with_metadata
+from mnist_lightning.inference.model_card import describe_training, run_metrics
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
+from mnist_lightning.inference.onnx_contract import CLASS_NAMES, INPUT_CONTRACT, OUTPUT_CONTRACT
 from mnist_lightning.reporting.provenance import code_version
 
 FORMATS = ("onnx",)

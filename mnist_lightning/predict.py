@@ -52,7 +52,7 @@ def find_inputs(inputs: str | Sequence[str]) -> tuple[list[Path], list[dict]]:
 
 def predict(cfg: DictConfig) -> tuple[list[dict], int]:
     ckpt_path = model_to_use(cfg.ckpt_path, cfg.search_dir)
-    model, _ = load_model(ckpt_path)  # an .onnx file runs on onnxruntime alone
+    model = load_model(ckpt_path)  # an .onnx file runs on onnxruntime alone
     files, rows = find_inputs(cfg.inputs)
     read, digits, pictures = [], [], []
     for path in files:

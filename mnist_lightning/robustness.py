@@ -27,10 +27,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
+from mnist_lightning.classifier.protocol import Classifier
 from mnist_lightning.data.datamodule import N_TRAIN, split_indices
 from mnist_lightning.data.mnist_files import load_split
 from mnist_lightning.inference.checkpoint import model_to_use
-from mnist_lightning.inference.loading import load_model, run_metrics
+from mnist_lightning.inference.loading import load_model
+from mnist_lightning.inference.model_card import model_card, run_metrics
 from mnist_lightning.realworld.mnist_c import CORRUPTIONS, PAPER_TEST_ERROR
 from mnist_lightning.realworld.suites import Group, build_suites
 from mnist_lightning.reporting.provenance import provenance
@@ -74,7 +76,7 @@ def refuse_a_model_that_saw_the_holdout(path: Path, val_size: int) -> None:
         )
 
 
-def answers(model, group: Group) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def answers(model: Classifier, group: Group) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """[N] predicted digit, [N] top probability, [N] its lead over the runner-up."""
     with torch.inference_mode():
         probabilities = model.probabilities(group.seen)
@@ -135,7 +137,8 @@ def _whole(group: Group) -> bool:
 def robustness(cfg: DictConfig) -> dict:
     started = time.perf_counter()
     path = model_to_use(cfg.ckpt_path, cfg.search_dir)
-    model, card = load_model(path)
+    model = load_model(path)
+    card = model_card(path, model)
     if cfg.split == "val":
         refuse_a_model_that_saw_the_holdout(path, cfg.data.val_size)
     images, labels = split_images(cfg.split, cfg.data.cache_dir, cfg.data.val_size, cfg.data.split_seed)

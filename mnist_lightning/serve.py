@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.inference.checkpoint import model_to_use
 from mnist_lightning.inference.loading import load_model
+from mnist_lightning.inference.model_card import model_card
 from mnist_lightning.web.app import create_app
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -22,12 +23,13 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def main(cfg: DictConfig) -> None:
     if not 0 < cfg.max_upload_mb <= 100:
         raise ValueError(f"max_upload_mb must be in (0, 100], got {cfg.max_upload_mb}.")
-    model, card = load_model(model_to_use(cfg.ckpt_path, cfg.search_dir))
+    path = model_to_use(cfg.ckpt_path, cfg.search_dir)
+    model = load_model(path)
     if cfg.host not in LOOPBACK:
         print(f"host={cfg.host}: the page and its API are reachable from other machines on the network.")
     app = create_app(
         model,
-        card,
+        model_card(path, model),
         max_upload_bytes=int(cfg.max_upload_mb * 1_000_000),
         unsure_below=cfg.unsure_below,
         unsure_margin=cfg.unsure_margin,

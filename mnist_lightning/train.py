@@ -4,7 +4,7 @@ Everything a run is made of is composed in conf/ (train.yaml and its groups): th
 scores the chosen checkpoint and writes the record. It writes into the run folder (outputs/<date>/<time>/, or
 outputs/multirun/<date>/<time>/<job>/):
   tensorboard/   event files: losses, accuracies, learning rate, and the run's hyperparameters (HParams tab)
-  checkpoints/   the best epoch by val/acc (with its fitted temperature, inference/calibration.py) and the last one
+  checkpoints/   the best epoch by val/acc (with its fitted temperature, evaluation/calibration.py) and the last one
   .hydra/        the composed config and the overrides
   metrics.json   val and official-test metrics of the chosen checkpoint, and what produced them
   confusion_matrix.png, mistakes.png, per_class_accuracy.png, reliability.png
@@ -30,9 +30,10 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
-from mnist_lightning.inference.calibration import NOT_CALIBRATED, calibrate_checkpoint
+from mnist_lightning.evaluation.calibration import NOT_CALIBRATED, calibrate_checkpoint
+from mnist_lightning.evaluation.scoring import score_checkpoint
 from mnist_lightning.inference.checkpoint import check_same_architecture, read_checkpoint
-from mnist_lightning.inference.scoring import score_checkpoint
+from mnist_lightning.inference.ensemble import expand
 from mnist_lightning.reporting.provenance import provenance
 from mnist_lightning.reporting.sweep_summary import record_failure
 from mnist_lightning.training.allocator import keep_freed_memory
@@ -117,6 +118,7 @@ def train(cfg: DictConfig) -> dict:
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     train_seconds = time.perf_counter() - start  # with distillation, the teachers' forward passes included
 
+    teacher_files = expand(cfg.distillation.teachers) if cfg.distillation else []
     checkpoint = chosen_checkpoint(trainer, run_dir)
     calibration = calibrate(trainer, datamodule, checkpoint)
     results = score_checkpoint(trainer, datamodule, checkpoint, validate=cfg.data.val_size > 0, pictures_dir=run_dir)
@@ -135,7 +137,7 @@ def train(cfg: DictConfig) -> dict:
         "normalization": {"mean": datamodule.mean, "std": datamodule.std, "train_images": len(datamodule.train_set)},
         "regularizer": OmegaConf.to_container(cfg.regularizer, resolve=True),  # what a model card says of training
         "distillation": cfg.distillation
-        and {**OmegaConf.to_container(cfg.distillation), "teacher_files": [str(path) for path in model.teacher.files]},
+        and {**OmegaConf.to_container(cfg.distillation), "teacher_files": [str(path) for path in teacher_files]},
         "overrides": list(hydra_cfg.overrides.task),
         "provenance": provenance(),
     }

@@ -1,4 +1,4 @@
-"""inference/calibration.py: the temperature fitted on validation data, stored in the checkpoint, and used."""
+"""evaluation/calibration.py: the temperature fitted on validation data, stored in the checkpoint, and used."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from helpers import RELEASE_0_1_0, read_json
 from mnist_lightning.data.datamodule import MNISTDataModule
-from mnist_lightning.inference.calibration import TEMPERATURE_RANGE, calibrate_checkpoint, fit_temperature
+from mnist_lightning.evaluation.calibration import TEMPERATURE_RANGE, calibrate_checkpoint, fit_temperature
 from mnist_lightning.inference.checkpoint import load_classifier, read_checkpoint
 
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from helpers import RELEASE_0_1_0, RELEASE_0_2_0
+from mnist_lightning.classifier.lightning_module import MNISTClassifier
 from mnist_lightning.inference.checkpoint import (
     check_same_architecture,
     load_classifier,
     newest_checkpoint,
     read_checkpoint,
 )
-from mnist_lightning.training.classifier import MNISTClassifier
 
 
 def test_checkpoint_is_plain_data(tiny_run):

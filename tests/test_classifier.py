@@ -1,11 +1,11 @@
-"""training/classifier.py: normalization inside the model, the loss and its penalties, decay, the NaN guard."""
+"""classifier/lightning_module.py: normalization inside the model, the loss and its penalties, decay, the NaN guard."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from mnist_lightning.training.classifier import MNISTClassifier
+from mnist_lightning.classifier.lightning_module import MNISTClassifier
 
 MLP_CFG = {"_target_": "mnist_lightning.models.mlp.MLP", "hidden_sizes": [32, 16], "dropout": 0.5}
 

@@ -1,4 +1,5 @@
-"""training/distillation.py and a student's training: the loss, the teachers it loads, and what it learns."""
+"""classifier/distillation_loss.py, training/teachers.py and a student's training: the loss, the teachers it
+loads, and what it learns."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from helpers import TINY_RUN, train_in_process
-from mnist_lightning.training.classifier import MNISTClassifier
-from mnist_lightning.training.distillation import distillation_loss
+from mnist_lightning.classifier.distillation_loss import distillation_loss
+from mnist_lightning.classifier.lightning_module import MNISTClassifier
 
 STUDENT = dict(
     backbone={"_target_": "mnist_lightning.models.mlp.MLP", "hidden_sizes": [64], "dropout": 0.0},
@@ -81,6 +82,13 @@ def test_the_teacher_sees_exactly_the_batch_the_student_learns_from():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_a_distilling_student_without_the_teachers_callback_refuses_to_start():
+    """Training it without teachers would quietly fall back to the labels alone."""
+    with pytest.raises(RuntimeError, match="given no teachers.*Teachers callback"):
+        MNISTClassifier(**STUDENT, distillation=distilled()).on_fit_start()
+    MNISTClassifier(**STUDENT).on_fit_start()  # no distillation: nothing to hand over
+
+
 def test_with_no_weight_on_the_labels_a_student_learns_the_digits_from_its_teacher_alone(
     trained_checkpoint, train_split, test_split
 ):
@@ -117,13 +125,14 @@ def test_a_distilled_run_records_its_teachers_and_the_student_loads_without_them
     student = load_classifier(metrics["best_checkpoint"])
     assert student.teacher is None and student.hparams.distillation["teachers"] == [f"{tmp_path}/teach*.ckpt"]
     assert not any("teacher" in key for key in student.state_dict())
-    from mnist_lightning.inference.loading import load_model
+    from mnist_lightning.inference.model_card import model_card
 
-    assert "distilled from trained teachers (temperature 4.0" in load_model(metrics["best_checkpoint"])[1]["training"]
+    card = model_card(metrics["best_checkpoint"], student)
+    assert "distilled from trained teachers (temperature 4.0" in card["training"]
 
 
 def test_teachers_that_name_no_file_fail_before_training_and_say_how_to_make_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="experiment=cnn_teacher"):
+    with pytest.raises(FileNotFoundError, match="distillation.teachers: No model file matches.*experiment=cnn_teacher"):
         train_in_process(
             tmp_path / "student", *TINY_RUN, "distillation=teachers", f"distillation.teachers=['{tmp_path}/none*.ckpt']"
         )
@@ -131,7 +140,7 @@ def test_teachers_that_name_no_file_fail_before_training_and_say_how_to_make_the
 
 
 def test_a_teacher_that_saw_the_validation_holdout_is_named_in_a_warning(trained_checkpoint, tmp_path):
-    from mnist_lightning.training.distillation import warn_if_teachers_saw_the_holdout
+    from mnist_lightning.training.teachers import warn_if_teachers_saw_the_holdout
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)

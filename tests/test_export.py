@@ -14,8 +14,11 @@ import pytest
 import torch
 
 from helpers import REPO, picture, read_json, run_module
+from mnist_lightning.classifier.protocol import Classifier
 from mnist_lightning.inference.checkpoint import load_classifier
+from mnist_lightning.inference.ensemble import Ensemble
 from mnist_lightning.inference.exporting import parity
+from mnist_lightning.inference.loading import load_model
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
 
 
@@ -123,3 +126,22 @@ def test_the_readmes_numpy_and_onnxruntime_lines_classify_a_digit(exported_model
     expected = OnnxClassifier(tmp_path / "model.onnx").probabilities(test_split[0][:1].float() / 255)[0]
     assert int(digit) == int(expected.argmax()) == int(test_split[1][0])
     assert float(probability) == pytest.approx(float(expected.max()), abs=1e-5)
+
+
+def test_every_runnable_model_answers_as_one_classifier(exported_model, trained_checkpoint, test_split):
+    """A checkpoint, its export and an ensemble of both satisfy classifier/protocol.py and agree on what they say;
+    running the .onnx file alone loads neither the exporter nor Lightning."""
+    checkpoint, exported = load_model(trained_checkpoint), load_model(exported_model / "model.onnx")
+    ensemble = Ensemble([str(trained_checkpoint), str(exported_model / "model.onnx")])
+    images = test_split[0][:64].float() / 255
+    answers = [model.probabilities(images) for model in (checkpoint, exported, ensemble)]
+    assert all(isinstance(model, Classifier) for model in (checkpoint, exported, ensemble))
+    for found in answers[1:]:
+        assert torch.allclose(found, answers[0], atol=1e-4)
+    runtime_only = (
+        "import sys, torch; from mnist_lightning.inference.onnx_classifier import OnnxClassifier; "
+        f"OnnxClassifier('{exported_model / 'model.onnx'}').probabilities(torch.zeros(1, 28, 28)); "
+        "print([m for m in ('lightning', 'mnist_lightning.inference.exporting', 'onnxscript') if m in sys.modules])"
+    )
+    loaded = subprocess.run([sys.executable, "-c", runtime_only], capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr

@@ -62,7 +62,7 @@ def test_every_suite_and_group_is_scored(test_report):
 def test_the_numbers_are_the_models_own_answers(test_report, trained_checkpoint, test_split):
     """Clean MNIST-C, as the paper feeds it, is the test digits themselves: its accuracy is the model's there."""
     result, _ = test_report
-    model, _ = load_model(trained_checkpoint)
+    model = load_model(trained_checkpoint)
     images, labels = test_split[0][:LIMIT], test_split[1][:LIMIT]
     with torch.no_grad():
         expected = (model.probabilities(images.float() / 255).argmax(1) == labels).float().mean()

@@ -1,11 +1,11 @@
-"""training/schedules.py: a scheduler config -> a scheduler sized to the run, with its guards."""
+"""classifier/schedules.py: a scheduler config -> a scheduler sized to the run, with its guards."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from mnist_lightning.training.schedules import lr_scheduler_config
+from mnist_lightning.classifier.schedules import lr_scheduler_config
 
 ONE_CYCLE = {
     "_target_": "torch.optim.lr_scheduler.OneCycleLR",

@@ -1,4 +1,4 @@
-"""inference/scoring.py: training's final numbers and a later scoring of the same checkpoint agree exactly."""
+"""evaluation/scoring.py: training's final numbers and a later scoring of the same checkpoint agree exactly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from helpers import TINY_RUN, train_in_process
 from mnist_lightning.data.datamodule import MNISTDataModule
-from mnist_lightning.inference.scoring import score_checkpoint
+from mnist_lightning.evaluation.scoring import score_checkpoint
 
 
 @pytest.mark.parametrize("overrides", [(), ("regularizer.ema_decay=0.9",)], ids=["raw", "weight_average"])

@@ -16,6 +16,7 @@ from PIL import Image
 
 from helpers import CHANGES, picture, read_json, start_server
 from mnist_lightning.inference.loading import load_model
+from mnist_lightning.inference.model_card import model_card
 from mnist_lightning.inference.preprocess import preprocess
 from mnist_lightning.web.app import create_app
 
@@ -30,7 +31,8 @@ def png(image: Image.Image) -> bytes:
 
 @pytest.fixture(scope="module")
 def served(trained_checkpoint):
-    model, card = load_model(trained_checkpoint)
+    model = load_model(trained_checkpoint)
+    card = model_card(trained_checkpoint, model)
     return model, TestClient(create_app(model, card, max_upload_bytes=LIMIT), raise_server_exceptions=False)
 
 
@@ -141,7 +143,8 @@ def test_health_the_model_card_and_the_api_description(served, trained_checkpoin
 
 
 def test_an_exported_model_is_served_the_same(exported_model, served, test_split):
-    onnx_model, card = load_model(exported_model / "model.onnx")
+    onnx_model = load_model(exported_model / "model.onnx")
+    card = model_card(exported_model / "model.onnx", onnx_model)
     client = TestClient(create_app(onnx_model, card))
     upload = {"file": ("d.png", png(picture(test_split[0][3])))}
     from_onnx, from_checkpoint = (

@@ -15,7 +15,7 @@ import pytest
 
 from helpers import CHANGES, REPO, TINY_RUN, picture, read_json, run_module, train_run
 from mnist_lightning.data.datamodule import MNISTDataModule
-from mnist_lightning.inference.scoring import score_checkpoint
+from mnist_lightning.evaluation.scoring import score_checkpoint
 from mnist_lightning.training.precision import cpu_has_bf16
 
 pytestmark = pytest.mark.slow

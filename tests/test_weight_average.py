@@ -9,8 +9,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from mnist_lightning.classifier.lightning_module import MNISTClassifier
 from mnist_lightning.data.datamodule import MNISTDataModule
-from mnist_lightning.training.classifier import MNISTClassifier
 from mnist_lightning.training.weight_average import EMAWeights, fold_in
 
 MLP = {"_target_": "mnist_lightning.models.mlp.MLP", "hidden_sizes": [32]}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from mnist_lightning.training.classifier import MNISTClassifier
+from mnist_lightning.classifier.lightning_module import MNISTClassifier
 
 # Release 0.1.0's class paths, and the scheduler key it used to name the argument that gets the run's length.
 MOVED_CLASSES = {

@@ -1,7 +1,7 @@
 """Several trained models as one: the average of their class probabilities (a checkpoint and an .onnx file mix).
 
 An ensemble is scored by `mnist_lightning.eval` (give it several files) and teaches a student in distillation
-(training/distillation.py). Averaging probabilities, not logits, is what "ensemble" means in the papers this
+(training/teachers.py). Averaging probabilities, not logits, is what "ensemble" means in the papers this
 project compares with; it is done in log space, so that a class one member gives 1e-30 is not rounded to zero.
 """
 
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 
+from mnist_lightning.classifier.protocol import Classifier
 from mnist_lightning.inference.loading import load_model
-from mnist_lightning.inference.onnx_classifier import OnnxClassifier
+from mnist_lightning.inference.model_card import model_card
 
 
 def expand(patterns: str | Sequence[str]) -> list[Path]:
@@ -27,9 +28,8 @@ def expand(patterns: str | Sequence[str]) -> list[Path]:
         found = sorted(glob.glob(str(Path(pattern).expanduser()), recursive=True))
         if not found:
             raise FileNotFoundError(
-                f"No model file matches {pattern!r} (from {Path.cwd()}). Give .ckpt or .onnx files or globs that "
-                "name them; teachers for experiment=mlp_distill are trained by "
-                "`python -m mnist_lightning.train -m experiment=cnn_teacher seed=0,1`."
+                f"No model file matches {pattern!r} (from {Path.cwd()}). Give .ckpt or .onnx files, or globs that "
+                "name them."
             )
         files += [Path(name) for name in found if Path(name) not in files]
     return files
@@ -41,21 +41,11 @@ class Ensemble:
 
     def __init__(self, patterns: str | Sequence[str]):
         self.files = expand(patterns)
-        self.members, self.cards = zip(*(load_model(path) for path in self.files))
+        self.members: tuple[Classifier, ...] = tuple(load_model(path) for path in self.files)
+        self.cards = [model_card(path, member) for path, member in zip(self.files, self.members)]
 
     def __len__(self) -> int:
         return len(self.members)
-
-    def on_onnxruntime(self) -> Ensemble:
-        """Runs the PyTorch members by onnxruntime instead, from an in-memory export (inference/exporting.py):
-        on a CPU its fused convolutions run the CNN teachers several times as fast as PyTorch (docs/speed.md)."""
-        from mnist_lightning.inference.exporting import onnx_model  # here: it pulls in the ONNX exporter
-
-        self.members = tuple(
-            OnnxClassifier(onnx_model(member).SerializeToString()) if isinstance(member, torch.nn.Module) else member
-            for member in self.members
-        )
-        return self
 
     def to(self, device: torch.device) -> Ensemble:
         """Moves the PyTorch members (onnxruntime ones stay on the CPU and take their inputs there)."""

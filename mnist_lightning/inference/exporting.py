@@ -1,7 +1,7 @@
 """A trained classifier as one ONNX file that runs without this package, Lightning or PyTorch (onnxruntime only).
 
 The file holds the whole computation from pixels to answers: pixel/255 -> the training split's normalization ->
-the backbone -> logits / temperature -> softmax. Its metadata says what to feed it (INPUT_CONTRACT), what it
+the backbone -> logits / temperature -> softmax. Its metadata says what to feed it (onnx_contract.py), what it
 returns, which checkpoint it came from, the test accuracy measured on the file itself, and the code version.
 """
 
@@ -13,18 +13,8 @@ import logging
 import onnx
 import torch
 
-from mnist_lightning.training.classifier import MNISTClassifier
-
-INPUT_NAME, OUTPUT_NAMES = "images", ("logits", "probabilities")
-CLASS_NAMES = [str(digit) for digit in range(10)]
-INPUT_CONTRACT = (
-    "images: float32 [N, 1, 28, 28], pixel/255 in [0, 1], a light digit on a dark background in MNIST's form "
-    "(longer side of the ink 20 px, centred by its centre of mass); mnist_lightning.inference.preprocess makes "
-    "that from any picture. Normalization is inside the model: do not subtract a mean."
-)
-OUTPUT_CONTRACT = (
-    "logits: float32 [N, 10], already divided by the temperature; probabilities: float32 [N, 10], their softmax"
-)
+from mnist_lightning.classifier.lightning_module import MNISTClassifier
+from mnist_lightning.inference.onnx_contract import INPUT_NAME, INPUT_SHAPE, OUTPUT_NAMES
 
 
 class CalibratedNetwork(torch.nn.Module):
@@ -48,12 +38,12 @@ def onnx_model(classifier: MNISTClassifier) -> onnx.ModelProto:
     # torch.export traces with a batch of 2: a batch of 1 would be specialized to a constant 1.
     program = torch.onnx.export(
         network,
-        (torch.zeros(2, 1, 28, 28),),
+        (torch.zeros(2, *INPUT_SHAPE),),
         dynamo=True,
         verbose=False,
         input_names=[INPUT_NAME],
         output_names=list(OUTPUT_NAMES),
-        dynamic_shapes={"images": {0: torch.export.Dim("batch")}},
+        dynamic_shapes={INPUT_NAME: {0: torch.export.Dim("batch")}},
     )
     return program.model_proto
 

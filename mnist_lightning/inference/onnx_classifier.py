@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime
 import torch
 
-from mnist_lightning.inference.exporting import INPUT_NAME, OUTPUT_NAMES
+from mnist_lightning.inference.onnx_contract import INPUT_NAME, INPUT_SHAPE, OUTPUT_NAMES
 
 
 class OnnxClassifier:
@@ -33,7 +33,7 @@ class OnnxClassifier:
             ) from err
         inputs = {i.name: i.shape for i in self.session.get_inputs()}
         outputs = {o.name for o in self.session.get_outputs()}
-        if list(inputs) != [INPUT_NAME] or inputs[INPUT_NAME][1:] != [1, 28, 28] or not set(OUTPUT_NAMES) <= outputs:
+        if list(inputs) != [INPUT_NAME] or inputs[INPUT_NAME][1:] != INPUT_SHAPE or not set(OUTPUT_NAMES) <= outputs:
             raise ValueError(
                 f"{name} is an ONNX model, but not one mnist_lightning.export wrote: it takes {inputs} "
                 f"and returns {sorted(outputs)}, not {INPUT_NAME} [N, 1, 28, 28] -> {list(OUTPUT_NAMES)}."

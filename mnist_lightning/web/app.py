@@ -28,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from mnist_lightning.classifier.protocol import Classifier
 from mnist_lightning.inference.answer import answer
 from mnist_lightning.inference.preprocess import DigitImageError, read_digit
 
@@ -99,9 +100,13 @@ class SecurityHeaders:
 
 
 def create_app(
-    model, card: dict, max_upload_bytes: int = 10_000_000, unsure_below: float = 0.95, unsure_margin: float = 0.0
+    model: Classifier,
+    card: dict,
+    max_upload_bytes: int = 10_000_000,
+    unsure_below: float = 0.95,
+    unsure_margin: float = 0.0,
 ) -> FastAPI:
-    """The web app around `model` (anything with `probabilities([N, 28, 28]) -> [N, 10]`) and its `card`."""
+    """The web app around `model` (a checkpoint's network, an exported file, an ensemble) and its `card`."""
     static = files("mnist_lightning.web") / "static"
     page = (static / "index.html").read_text(encoding="utf-8")
     assets = {name: (static / name).read_bytes() for name in ASSET_TYPES}

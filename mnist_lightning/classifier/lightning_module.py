@@ -4,6 +4,9 @@ Every constructor argument is plain data (dicts of numbers and strings, `_target
 checkpoint's hyperparameters. A checkpoint therefore holds no pickled Python objects: it loads with
 `torch.load(weights_only=True)` and rebuilds its own network from its own config (inference/checkpoint.py).
 conf/train.yaml builds it (`classifier:`); the regularizer group wires in its knobs.
+
+It is the model of record: training fits it, inference and evaluation load it, and it imports neither. What it
+learns from besides the labels (distillation's teachers) is handed to it by a callback (training/teachers.py).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from hydra.utils import get_class, instantiate
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from mnist_lightning.classifier.distillation_loss import check_settings, distillation_loss
+from mnist_lightning.classifier.protocol import Classifier
+from mnist_lightning.classifier.schedules import lr_scheduler_config
 from mnist_lightning.models.background import check_background_window, without_background
-from mnist_lightning.training.distillation import check_settings, distillation_loss, load_teacher, teacher_in_bf16
-from mnist_lightning.training.schedules import lr_scheduler_config
 
 WEIGHT_DECAY_MODES = ("decoupled", "l2")
 # Optimizers whose weight decay can be decoupled from the gradient (Loshchilov & Hutter, AdamW), and how to ask.
@@ -56,13 +60,13 @@ class MNISTClassifier(L.LightningModule):
         max_norm: after every optimizer step, each unit's incoming weights (a row of a Linear weight, an output
             channel of a Conv2d kernel) are scaled down to this L2 norm if longer (Srivastava et al. 2014).
         temperature: `probabilities` divides the logits by it. Not set by hand: training fits it on the
-            validation split once it has chosen its checkpoint (inference/calibration.py) and writes it into the
+            validation split once it has chosen its checkpoint (evaluation/calibration.py) and writes it into the
             file; 1.0 leaves the softmax as trained.
         distillation: {teachers, temperature, hard_label_weight} (conf/distillation/), or None to learn from the
             labels alone. The data term of the loss becomes hard_label_weight x cross-entropy + (1 -
-            hard_label_weight) x distillation_loss (training/distillation.py) to the teachers' averaged
-            probabilities on the same distorted batch. The teachers are loaded when fitting starts, not when a
-            checkpoint is read: a trained student needs none of them.
+            hard_label_weight) x distillation_loss (classifier/distillation_loss.py) to the teachers' averaged
+            probabilities on the same distorted batch. The Teachers callback (training/teachers.py) loads them
+            when fitting starts, not when a checkpoint is read: a trained student needs none of them.
         """
         super().__init__()
         if weight_decay_mode not in WEIGHT_DECAY_MODES:
@@ -95,8 +99,8 @@ class MNISTClassifier(L.LightningModule):
             MulticlassAccuracy(num_classes=10, average="micro") for _ in range(3)
         )
         self.train_loss, self.train_ce_loss, self.train_kd_loss = MeanMetric(), MeanMetric(), MeanMetric()
-        self.teacher = None  # an inference.ensemble.Ensemble once fitting with distillation starts; never saved
-        self._teacher_in_bf16 = False
+        self.teacher: Classifier | None = None  # set by the Teachers callback when fitting starts; never saved
+        self.teacher_in_bf16 = False
         self._resumed_schedules: list[dict] = []
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -155,14 +159,17 @@ class MNISTClassifier(L.LightningModule):
 
     def teacher_log_probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """The teachers' log probabilities for the distorted batch the student is learning from."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._teacher_in_bf16):
+        assert self.teacher is not None, "only called while distilling"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.teacher_in_bf16):
             return self.teacher.log_probabilities(images[:, 0])
 
     def on_fit_start(self) -> None:
-        if self.hparams.distillation:
-            val_size = getattr(self.trainer.datamodule, "val_size", 0)  # 0: no holdout to warn about
-            self.teacher = load_teacher(self.hparams.distillation, self.device, val_size)
-            self._teacher_in_bf16 = teacher_in_bf16(self.device)
+        # Callbacks' on_fit_start runs first: by now a distilling student has its teachers, or was built without them.
+        if self.hparams.distillation and self.teacher is None:
+            raise RuntimeError(
+                "This classifier distills (distillation.teachers is set) but was given no teachers: train it with "
+                "the mnist_lightning.training.teachers.Teachers callback, as conf/distillation/teachers.yaml does."
+            )
 
     def optimizer_step(self, *args, **kwargs) -> None:
         super().optimizer_step(*args, **kwargs)

@@ -31,9 +31,10 @@ export: $(STAMP)   ## make export ARGS="ckpt_path=outputs/<date>/<time>/checkpoi
 test: $(STAMP)   ## the fast suite (a few minutes on 2 cores)
 	$(BIN)/python -m pytest $(ARGS)
 
-lint: $(STAMP)   ## the style gates CI runs before the tests (rules in pyproject.toml); `ruff format .` fixes layout
+lint: $(STAMP)   ## the gates CI runs before the tests (rules in pyproject.toml); `ruff format .` fixes layout
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test-slow: $(STAMP)  ## the slow end-to-end tests (full training runs, install from a wheel)
 	$(BIN)/python -m pytest -m slow $(ARGS)

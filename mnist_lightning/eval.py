@@ -1,6 +1,7 @@
 """Official-test metrics of a checkpoint: `python -m mnist_lightning.eval ckpt_path=.../checkpoints/<best>.ckpt`,
 or of an ensemble: several files (`ckpt_path='[a.ckpt,b.ckpt]'`) or a glob (`ckpt_path='outputs/x/*/checkpoints/epoch*.ckpt'`),
-their calibrated probabilities averaged, reported beside each member's own accuracy.
+their calibrated probabilities averaged, reported beside each member's own accuracy. An exported .onnx file is
+scored as it runs when served: by onnxruntime.
 
 The network is rebuilt from the checkpoint's own saved config (no pickled code), loaded with weights_only=True,
 and scored on the 10,000 official test images by the same code that scores a run at the end of training
@@ -23,6 +24,7 @@ from mnist_lightning.evaluation.scoring import score_checkpoint, score_ensemble
 from mnist_lightning.inference.checkpoint import describe, read_checkpoint
 from mnist_lightning.inference.ensemble import Ensemble, expand
 from mnist_lightning.reporting.provenance import provenance
+from mnist_lightning.user_errors import reported
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -30,11 +32,12 @@ def evaluate(cfg: DictConfig) -> dict:
     files = expand(patterns)
     datamodule = instantiate(cfg.data)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    if len(files) > 1:
+    if len(files) > 1 or files[0].suffix == ".onnx":  # an exported file is scored by onnxruntime, as served
         ensemble = Ensemble(files)
+        architectures = "; ".join(card["architecture"] for card in ensemble.cards)
         report = {
             **score_ensemble(ensemble, datamodule, out_dir),
-            "model": f"ensemble of {len(ensemble)}: " + "; ".join(card["architecture"] for card in ensemble.cards),
+            "model": f"ensemble of {len(ensemble)}: {architectures}" if len(ensemble) > 1 else architectures,
         }
     else:
         hparams = read_checkpoint(files[0])["hyper_parameters"]  # fails early on a bad file
@@ -51,6 +54,7 @@ def evaluate(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+@reported
 def main(cfg: DictConfig) -> None:
     print(json.dumps(evaluate(cfg), indent=2))
 

@@ -27,6 +27,7 @@ from mnist_lightning.inference.model_card import describe_training, run_metrics
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
 from mnist_lightning.inference.onnx_contract import CLASS_NAMES, INPUT_CONTRACT, OUTPUT_CONTRACT
 from mnist_lightning.reporting.provenance import code_version
+from mnist_lightning.user_errors import reported
 
 FORMATS = ("onnx",)
 
@@ -95,6 +96,7 @@ def parity_summary(check: dict) -> str:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
+@reported
 def main(cfg: DictConfig) -> None:
     try:
         export(cfg)

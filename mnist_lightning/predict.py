@@ -27,6 +27,7 @@ from mnist_lightning.inference.checkpoint import model_to_use
 from mnist_lightning.inference.loading import load_model
 from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_image, viewable
 from mnist_lightning.reporting.contact_sheet import draw_contact_sheet, thumbnail
+from mnist_lightning.user_errors import reported
 
 COLUMNS = ("file", "digit", "probability", "top3", "unsure", "notes", "error")
 
@@ -65,8 +66,8 @@ def predict(cfg: DictConfig) -> tuple[list[dict], int]:
         read.append({"file": str(path), "notes": "; ".join(notes)})
         pictures.append(thumbnail(viewable(image)))
     if read:
-        digits = torch.stack(digits)
-        probabilities = model.probabilities(digits)
+        seen = torch.stack(digits)  # [N, 28, 28]: what the model saw
+        probabilities = model.probabilities(seen)
         for row, p in zip(read, probabilities):
             said = answer(p, cfg.unsure_below, cfg.unsure_margin)
             row.update(
@@ -82,7 +83,7 @@ def predict(cfg: DictConfig) -> tuple[list[dict], int]:
         writer.writeheader()
         writer.writerows(rows)
     if read:
-        draw_contact_sheet(pictures, digits, read, run_dir / "contact_sheet.png")
+        draw_contact_sheet(pictures, seen, read, run_dir / "contact_sheet.png")
     print(table(rows))
     print(
         f"\n{len(read)} classified, {len(rows) - len(read)} failed. Written: {run_dir / 'predictions.csv'}"
@@ -103,6 +104,7 @@ def table(rows: list[dict]) -> str:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
+@reported
 def main(cfg: DictConfig) -> None:
     _, failed = predict(cfg)
     if failed:

@@ -28,8 +28,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.classifier.protocol import Classifier
-from mnist_lightning.data.datamodule import N_TRAIN, split_indices
 from mnist_lightning.data.mnist_files import load_split
+from mnist_lightning.data.split import N_TRAIN, split_indices
 from mnist_lightning.inference.checkpoint import model_to_use
 from mnist_lightning.inference.loading import load_model
 from mnist_lightning.inference.model_card import model_card, run_metrics
@@ -37,6 +37,7 @@ from mnist_lightning.realworld.mnist_c import CORRUPTIONS, PAPER_TEST_ERROR
 from mnist_lightning.realworld.suites import Group, build_suites
 from mnist_lightning.reporting.provenance import provenance
 from mnist_lightning.reporting.robustness_examples import draw_examples
+from mnist_lightning.user_errors import reported
 
 log = logging.getLogger(__name__)
 REAL_INPUTS = ("photos", "drawings", "encodings")  # what people send: the thresholds are chosen on these, not on
@@ -126,6 +127,7 @@ def choose_unsure(scored: list[tuple[Group, torch.Tensor, torch.Tensor, torch.Te
             key = (meets, -candidate["flagged"] if meets else candidate["sure_accuracy"])
             if best is None or key > best[0]:
                 best = (key, candidate)
+    assert best is not None  # the grid is never empty
     return {**best[1], "target": target, "suites": suites}
 
 
@@ -146,7 +148,8 @@ def robustness(cfg: DictConfig) -> dict:
         images, labels = images[: cfg.limit], labels[: cfg.limit]
     cache = Path(cfg.data.cache_dir).expanduser() / "robustness"
     groups = build_suites(list(cfg.suites), images, labels, cfg.seed, cache, cfg.split, cfg.drawings_per_setting)
-    scored, report = [], {}
+    scored: list[tuple[Group, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    report: dict[str, dict] = {}
     for group in groups:
         predicted, top, lead = answers(model, group)
         correct = (predicted == group.labels) & ~group.unreadable
@@ -238,6 +241,7 @@ def tables(result: dict) -> str:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="robustness")
+@reported
 def main(cfg: DictConfig) -> None:
     result = robustness(cfg)
     print(tables(result))

@@ -26,12 +26,13 @@ from hydra.core.plugins import Plugins
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from hydra_plugins.mnist_lightning.search import ResumingOptunaSweeper
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.evaluation.calibration import NOT_CALIBRATED, calibrate_checkpoint
-from mnist_lightning.evaluation.scoring import score_checkpoint
+from mnist_lightning.evaluation.scoring import score_checkpoint, within_limit
 from mnist_lightning.inference.checkpoint import check_same_architecture, read_checkpoint
 from mnist_lightning.inference.ensemble import expand
 from mnist_lightning.reporting.provenance import provenance
@@ -39,6 +40,7 @@ from mnist_lightning.reporting.sweep_summary import record_failure
 from mnist_lightning.training.allocator import keep_freed_memory
 from mnist_lightning.training.objective import check_objective
 from mnist_lightning.training.precision import warn_if_bf16_is_emulated
+from mnist_lightning.user_errors import reported
 
 log = logging.getLogger(__name__)
 # Hydra finds sweepers by scanning the hydra_plugins namespace, which misses this package in an editable install.
@@ -57,15 +59,23 @@ def flat_hparams(cfg: DictConfig) -> dict:
             else:
                 flat[f"{prefix}{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
 
-    settings = OmegaConf.to_container(cfg, resolve=True)
+    settings = plain(cfg)
     walk({key: value for key, value in settings.items() if key not in WIRING}, "")
     return flat
+
+
+def plain(node: DictConfig) -> dict:
+    """A config node as plain, resolved Python data (what JSON and TensorBoard take)."""
+    container = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(container, dict)
+    return container
 
 
 def chosen_checkpoint(trainer: L.Trainer, run_dir: Path) -> str:
     """The checkpoint chosen on validation (the last epoch's without a validation set). A run that wrote none
     (trainer=debug) saves its final weights now, so that it is scored the way every run is: from the file."""
-    path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    callback = trainer.checkpoint_callback
+    path = callback.best_model_path if isinstance(callback, ModelCheckpoint) else ""
     if not path:
         path = str(run_dir / "checkpoints" / "last.ckpt")
         trainer.save_checkpoint(path, weights_only=True)
@@ -80,12 +90,16 @@ def calibrate(trainer: L.Trainer, datamodule, checkpoint: str) -> dict:
         return NOT_CALIBRATED
     found = None
     if trainer.is_global_zero:
-        found = calibrate_checkpoint(checkpoint, datamodule.val_set.images, datamodule.val_set.labels)
+        # On the validation images the trainer's limit_val_batches lets through (trainer=debug: one batch).
+        count = within_limit(len(datamodule.val_set), trainer.limit_val_batches, datamodule.eval_batch_size)
+        found = calibrate_checkpoint(checkpoint, datamodule.val_set.images[:count], datamodule.val_set.labels[:count])
         rank_zero_info(
             f"Temperature {found['temperature']:.4f} fitted on the {found['fitted_on']}: validation NLL "
             f"{found['val_nll_before']} -> {found['val_nll_after']}; written into {checkpoint}"
         )
-    return trainer.strategy.broadcast(found, src=0)
+    shared = trainer.strategy.broadcast(found, src=0)
+    assert shared is not None
+    return shared
 
 
 def train(cfg: DictConfig) -> dict:
@@ -121,7 +135,9 @@ def train(cfg: DictConfig) -> dict:
     teacher_files = expand(cfg.distillation.teachers) if cfg.distillation else []
     checkpoint = chosen_checkpoint(trainer, run_dir)
     calibration = calibrate(trainer, datamodule, checkpoint)
-    results = score_checkpoint(trainer, datamodule, checkpoint, validate=cfg.data.val_size > 0, pictures_dir=run_dir)
+    results = score_checkpoint(
+        trainer, datamodule, checkpoint, validate=cfg.data.val_size > 0, pictures_dir=run_dir if cfg.figures else None
+    )
     logger.log_metrics(
         {"hp/val_acc": results.get("val/acc", float("nan")), "hp/test_acc": results["test/acc"]},
         step=trainer.global_step,
@@ -135,9 +151,9 @@ def train(cfg: DictConfig) -> dict:
         "train_seconds": round(train_seconds, 1),
         "device": str(trainer.strategy.root_device),
         "normalization": {"mean": datamodule.mean, "std": datamodule.std, "train_images": len(datamodule.train_set)},
-        "regularizer": OmegaConf.to_container(cfg.regularizer, resolve=True),  # what a model card says of training
+        "regularizer": plain(cfg.regularizer),  # what a model card says of training
         "distillation": cfg.distillation
-        and {**OmegaConf.to_container(cfg.distillation), "teacher_files": [str(path) for path in teacher_files]},
+        and {**plain(cfg.distillation), "teacher_files": [str(path) for path in teacher_files]},
         "overrides": list(hydra_cfg.overrides.task),
         "provenance": provenance(),
     }
@@ -147,6 +163,7 @@ def train(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@reported
 def main(cfg: DictConfig) -> float | None:
     keep_freed_memory()
     try:

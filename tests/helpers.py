@@ -55,15 +55,16 @@ def train_run(run_dir: Path, *overrides: str, check: bool = True):
     return run_module("mnist_lightning.train", f"hydra.run.dir={run_dir}", *overrides, cwd=run_dir.parent, check=check)
 
 
-def compose_train_config(*overrides: str, run_dir: Path | None = None):
-    """conf/train.yaml composed as `python -m mnist_lightning.train overrides...` would, with Hydra's own
+def compose_config(command: str, *overrides: str, run_dir: Path | None = None):
+    """conf/<command>.yaml composed as `python -m mnist_lightning.<command> overrides...` would, with Hydra's own
     settings made current (so that `${hydra:runtime.output_dir}` resolves to `run_dir`)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
+    quiet = ["trainer.enable_progress_bar=false"] if command in ("train", "eval") else []
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, "trainer.enable_progress_bar=false"], return_hydra_config=True)
+        cfg = compose(command, overrides=[*overrides, *quiet], return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(run_dir or Path.cwd())
         HydraConfig.instance().set_config(cfg)
@@ -71,12 +72,29 @@ def compose_train_config(*overrides: str, run_dir: Path | None = None):
     return cfg
 
 
+def compose_train_config(*overrides: str, run_dir: Path | None = None):
+    return compose_config("train", *overrides, run_dir=run_dir)
+
+
 def train_in_process(run_dir: Path, *overrides: str) -> dict:
-    """mnist_lightning.train's `train` on the composed config, in this process: metrics.json's contents."""
+    """mnist_lightning.train's `train` on the composed config, in this process: metrics.json's contents. Without
+    the figures of the test set's mistakes unless asked (figures=true): the tests that look at them ask."""
     from mnist_lightning.train import train
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    return train(compose_train_config(*overrides, run_dir=run_dir))
+    return train(compose_train_config("figures=false", *overrides, run_dir=run_dir))
+
+
+def run_in_process(command: str, run_dir: Path, *overrides: str):
+    """What `python -m mnist_lightning.<command> overrides...` does, in this process (eval, export, predict,
+    robustness): the command's function on the composed config. Raises what the command would report."""
+    import importlib
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    function = {"eval": "evaluate", "export": "export", "predict": "predict", "robustness": "robustness"}[command]
+    return getattr(importlib.import_module(f"mnist_lightning.{command}"), function)(
+        compose_config(command, *overrides, run_dir=run_dir)
+    )
 
 
 def start_server(*overrides: str, cwd: Path) -> tuple[subprocess.Popen, str, str]:

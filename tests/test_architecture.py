@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 
+import pytest
+
 from helpers import REPO
 
 PACKAGE = REPO / "mnist_lightning"
@@ -12,6 +14,7 @@ PACKAGE = REPO / "mnist_lightning"
 # layer's other packages or from above.
 LAYERS = [
     {"train", "eval", "predict", "export", "serve", "robustness"},  # entry points: compose and run
+    {"user_errors"},  # how the entry points report a user's mistake
     {"training", "evaluation", "web", "realworld"},
     {"inference"},
     {"classifier"},  # the LightningModule, the model of record
@@ -83,3 +86,18 @@ def test_the_rule_catches_an_import_up_or_sideways():
 
 def test_no_function_imports_the_package_to_dodge_a_circle():
     assert not [f"{module}:{line} {name}" for module, name, line, inside in imports() if inside]
+
+
+def test_every_package_is_in_the_wheel():
+    """pyproject.toml lists the packages a wheel carries; one left out installs without it (editable installs hide
+    that: they read the source tree)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for init in PACKAGE.rglob("__init__.py")
+        if "conf" not in init.parts
+    }
+    found.discard("mnist_lightning.hydra_plugin")  # installed as hydra_plugins.mnist_lightning (package-dir)
+    assert found <= listed, sorted(found - listed)

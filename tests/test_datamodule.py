@@ -1,4 +1,5 @@
-"""data/datamodule.py: the split, the normalization statistics from the training split only, the batches."""
+"""data/datamodule.py and data/split.py: the split, the normalization statistics from the training split only, the
+batches."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sys
 import pytest
 import torch
 
-from mnist_lightning.data.datamodule import MNISTDataModule, split_indices
+from mnist_lightning.data.datamodule import MNISTDataModule
+from mnist_lightning.data.split import split_indices
 
 
 def test_split_is_disjoint_complete_and_seeded():
@@ -23,7 +25,7 @@ def test_split_is_disjoint_complete_and_seeded():
 
 
 def test_split_is_identical_in_another_process():
-    code = "from mnist_lightning.data.datamodule import split_indices; print(split_indices(5000, 12345)[1].sum().item(), split_indices(5000, 12345)[1][:5].tolist())"
+    code = "from mnist_lightning.data.split import split_indices; print(split_indices(5000, 12345)[1].sum().item(), split_indices(5000, 12345)[1][:5].tolist())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     _, val = split_indices(5000, 12345)
     assert out.strip() == f"{val.sum().item()} {val[:5].tolist()}"

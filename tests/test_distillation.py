@@ -110,11 +110,13 @@ def test_with_no_weight_on_the_labels_a_student_learns_the_digits_from_its_teach
     assert accuracy > 0.85  # chance is 0.10; the labels alone (all 0) would teach 0.10
 
 
-def test_a_distilled_run_records_its_teachers_and_the_student_loads_without_them(trained_checkpoint, tmp_path):
-    teacher = tmp_path / "teacher.ckpt"
-    teacher.write_bytes(trained_checkpoint.read_bytes())
+def test_a_distilled_run_records_its_teachers_and_the_student_loads_without_them(exported_model, tmp_path):
+    """The teacher is an exported file (onnxruntime runs it as given); test_configs' mlp_distill is taught by a
+    checkpoint, which the Teachers callback exports in memory on a CPU."""
+    teacher = tmp_path / "teacher.onnx"
+    teacher.write_bytes((exported_model / "model.onnx").read_bytes())
     metrics = train_in_process(
-        tmp_path / "student", *TINY_RUN, "distillation=teachers", f"distillation.teachers=['{tmp_path}/teach*.ckpt']"
+        tmp_path / "student", *TINY_RUN, "distillation=teachers", f"distillation.teachers=['{tmp_path}/teach*.onnx']"
     )
     assert metrics["distillation"]["teacher_files"] == [str(teacher)]
     assert metrics["distillation"]["temperature"] == 4.0
@@ -123,7 +125,7 @@ def test_a_distilled_run_records_its_teachers_and_the_student_loads_without_them
     from mnist_lightning.inference.checkpoint import load_classifier
 
     student = load_classifier(metrics["best_checkpoint"])
-    assert student.teacher is None and student.hparams.distillation["teachers"] == [f"{tmp_path}/teach*.ckpt"]
+    assert student.teacher is None and student.hparams.distillation["teachers"] == [f"{tmp_path}/teach*.onnx"]
     assert not any("teacher" in key for key in student.state_dict())
     from mnist_lightning.inference.model_card import model_card
 

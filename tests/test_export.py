@@ -13,13 +13,15 @@ import onnxruntime
 import pytest
 import torch
 
-from helpers import REPO, picture, read_json, run_module
+from helpers import REPO, picture, read_json, run_in_process, run_module
 from mnist_lightning.classifier.protocol import Classifier
+from mnist_lightning.export import ParityError
 from mnist_lightning.inference.checkpoint import load_classifier
 from mnist_lightning.inference.ensemble import Ensemble
 from mnist_lightning.inference.exporting import parity
 from mnist_lightning.inference.loading import load_model
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
+from mnist_lightning.user_errors import user_error
 
 
 def test_the_export_matches_pytorch_on_every_test_image(exported_model, trained_checkpoint):
@@ -71,34 +73,48 @@ def test_a_different_answer_fails_the_check_and_is_named():
     assert not parity(reference, reference + 0.01, torch.arange(10).repeat(3), tolerance=1e-3)["passed"]
 
 
-def test_a_failed_check_writes_no_model_and_exits_non_zero(trained_checkpoint, tmp_path):
+def test_a_failed_check_writes_no_model(trained_checkpoint, exported_model, tmp_path, monkeypatch):
     # Tolerance 0: float32 ONNX and PyTorch differ in the last bits, so the check must fail, as a real mismatch would.
-    run_dir = tmp_path / "run"
-    result = run_module(
-        "mnist_lightning.export",
-        f"ckpt_path={trained_checkpoint}",
-        "tolerance=0",
-        f"hydra.run.dir={run_dir}",
-        cwd=tmp_path,
-        check=False,
+    # The graph is the one the command-line export wrote (the same checkpoint): exporting again would take seconds.
+    monkeypatch.setattr(
+        "mnist_lightning.export.onnx_model", lambda classifier: onnx.load(exported_model / "model.onnx")
     )
-    assert result.returncode == 1 and "no model was written" in result.stderr and "FAILED" in result.stdout
+    run_dir = tmp_path / "run"
+    with pytest.raises(ParityError, match="no model was written"):
+        run_in_process("export", run_dir, f"ckpt_path={trained_checkpoint}", "tolerance=0")
     assert not (run_dir / "model.onnx").exists() and not read_json(run_dir / "parity.json")["passed"]
 
 
-def test_an_unknown_format_is_refused_with_the_choices(trained_checkpoint, tmp_path):
-    result = run_module(
-        "mnist_lightning.export",
-        f"ckpt_path={trained_checkpoint}",
-        "format=torchscript",
-        f"hydra.run.dir={tmp_path / 'run'}",
-        cwd=tmp_path,
-        check=False,
-    )
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("format=torchscript", "format=torchscript is not one this exporter writes; use one of ('onnx',)"),
+        ("ckpt_path={onnx}", "is an exported ONNX file, not a checkpoint: this needs the .ckpt it was exported from"),
+    ],
+)
+def test_what_cannot_be_exported_is_refused_with_the_fix(
+    trained_checkpoint, exported_model, tmp_path, override, message
+):
+    overrides = [f"ckpt_path={trained_checkpoint}", override.format(onnx=exported_model / "model.onnx")]
+    with pytest.raises(ValueError) as caught:
+        run_in_process("export", tmp_path / "run", *overrides)
+    assert message in user_error(caught.value)
+    assert not (tmp_path / "run" / "model.onnx").exists()
+
+
+def test_a_corrupt_checkpoint_is_refused_from_the_command_line_in_one_line_without_unsafe_advice(
+    trained_checkpoint, tmp_path
+):
+    """Not two tracebacks, and not torch's advice to load the file with weights_only=False: that would run whatever
+    code a file of unknown origin carries."""
+    broken = tmp_path / "broken.ckpt"
+    broken.write_bytes(trained_checkpoint.read_bytes()[:5000])
+    result = run_module("mnist_lightning.export", f"ckpt_path={broken}", "hydra.run.dir=x", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
     assert (
-        result.returncode != 0
-        and "format=torchscript is not one this exporter writes; use one of ('onnx',)" in result.stderr
+        result.stderr.startswith(f"Error: Checkpoint {broken} cannot be read") and "truncated, corrupt" in result.stderr
     )
+    assert "weights_only" not in result.stderr and "trust" not in result.stderr
 
 
 def test_bad_onnx_files_are_refused_with_the_reason(exported_model, tmp_path):

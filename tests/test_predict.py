@@ -8,8 +8,9 @@ import csv
 import pytest
 from PIL import Image
 
-from helpers import CHANGES, picture, run_module
+from helpers import CHANGES, picture, run_in_process, run_module
 from mnist_lightning.predict import find_inputs
+from mnist_lightning.user_errors import user_error
 
 
 def test_a_folder_of_pictures_is_classified_and_bad_files_are_named(trained_checkpoint, test_split, tmp_path):
@@ -66,14 +67,28 @@ def test_an_exported_onnx_file_predicts_as_its_checkpoint_does(
         change(picture(test_split[0][i])).save(photos / f"{i}.png")
     answers = {}
     for name, model in (("checkpoint", trained_checkpoint), ("onnx", exported_model / "model.onnx")):
-        run_module(
-            "mnist_lightning.predict",
-            f"inputs={photos}",
-            f"ckpt_path={model}",
-            f"hydra.run.dir={tmp_path / name}",
-            cwd=tmp_path,
-        )
+        run_in_process("predict", tmp_path / name, f"inputs={photos}", f"ckpt_path={model}")
         with open(tmp_path / name / "predictions.csv") as f:
             answers[name] = [(row["file"], row["digit"], float(row["probability"])) for row in csv.DictReader(f)]
     assert [row[:2] for row in answers["onnx"]] == [row[:2] for row in answers["checkpoint"]]
     assert [row[2] for row in answers["onnx"]] == pytest.approx([row[2] for row in answers["checkpoint"]], abs=1e-3)
+
+
+def test_a_model_file_of_another_program_is_refused(tmp_path):
+    import torch
+
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(ValueError) as caught:
+        run_in_process("predict", tmp_path / "run", f"ckpt_path={foreign}", f"inputs={tmp_path}")
+    assert (
+        user_error(caught.value)
+        == f"{foreign} is not an mnist_lightning checkpoint (its hyperparameters name no backbone)."
+    )
+
+
+@pytest.mark.parametrize("model", ["missing.ckpt", "missing.onnx"])
+def test_a_missing_model_file_is_named_with_the_fix(tmp_path, model):
+    with pytest.raises(FileNotFoundError) as caught:
+        run_in_process("predict", tmp_path / "run", f"ckpt_path={tmp_path / model}", f"inputs={tmp_path}")
+    assert str(tmp_path / model) in user_error(caught.value) and "does not exist. Pass" in user_error(caught.value)

@@ -18,6 +18,8 @@ from helpers import CHANGES, picture, read_json, start_server
 from mnist_lightning.inference.loading import load_model
 from mnist_lightning.inference.model_card import model_card
 from mnist_lightning.inference.preprocess import preprocess
+from mnist_lightning.serve import check_port_free
+from mnist_lightning.user_errors import user_error
 from mnist_lightning.web.app import create_app
 
 LIMIT = 200_000  # bytes; small, so the tests need not send megabytes
@@ -201,6 +203,12 @@ def test_the_serve_command_listens_on_loopback_and_names_its_model(trained_check
         assert f"Uvicorn running on {url}" in output and url.startswith("http://127.0.0.1:"), output
         assert f"Model: {trained_checkpoint} (the newest under" in output
         assert httpx.get(f"{url}/health", timeout=30).status_code == 200
+        with pytest.raises(OSError) as caught:  # a second serve on the same port, before it loads its model
+            check_port_free("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        assert user_error(caught.value) == (
+            f"port={url.rsplit(':', 1)[1]} on host=127.0.0.1 is in use: pass another port (port=8001), or stop what "
+            "holds it."
+        )
     finally:
         server.terminate()
         server.wait(30)

@@ -12,11 +12,13 @@ learns from besides the labels (distillation's teachers) is handed to it by a ca
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import get_class, instantiate
+from lightning.fabric.utilities import AttributeDict
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -102,6 +104,13 @@ class MNISTClassifier(L.LightningModule):
         self.teacher: Classifier | None = None  # set by the Teachers callback when fitting starts; never saved
         self.teacher_in_bf16 = False
         self._resumed_schedules: list[dict] = []
+
+    @property
+    def hparams(self) -> AttributeDict:
+        """The constructor's arguments, as `save_hyperparameters` stored them. Lightning types `hparams` as
+        `AttributeDict | MutableMapping` (a module may save a config object instead); this one always saves its
+        plain-data arguments, which Lightning keeps as an AttributeDict, so `self.hparams.temperature` is typed."""
+        return cast(AttributeDict, super().hparams)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images: pixel/255 in [0, 1], [B, 1, 28, 28]. Normalizing here keeps a checkpoint self-contained."""

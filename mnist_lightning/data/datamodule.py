@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -19,8 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mnist_lightning.data.augment import RandomDistortion
 from mnist_lightning.data.mnist_files import ALL_FILES, load_split, verified_bytes, write_atomically
-
-N_TRAIN = 60_000
+from mnist_lightning.data.split import N_TRAIN, split_indices
 
 
 class InMemoryDataset(Dataset):
@@ -45,13 +45,6 @@ class InMemoryDataset(Dataset):
 def keep_batch(batch):
     """collate_fn for InMemoryDataset: `__getitems__` already returns the batch."""
     return batch
-
-
-def split_indices(val_size: int, split_seed: int, n: int = N_TRAIN) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train, val) indices into the official training set: a seeded permutation on the CPU generator, so the
-    holdout is the same in every call, process and machine, whatever the training seed."""
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(split_seed))
-    return perm[val_size:].sort().values, perm[:val_size].sort().values
 
 
 def pixel_stats(images: torch.Tensor) -> tuple[float, float]:
@@ -91,8 +84,12 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_size, self.split_seed = val_size, split_seed
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.mean, self.std = mean, std
-        self.augment = RandomDistortion(**{k: tuple(v) if k == "scale" else v for k, v in (augment or {}).items()})
-        self.train_set = self.val_set = self.test_set = None
+        settings: dict[str, Any] = {k: tuple(v) if k == "scale" else v for k, v in (augment or {}).items()}
+        self.augment = RandomDistortion(**settings)
+        # Loaded by setup(): the fit splits for fit/validate, the official test set for test.
+        self.train_set: InMemoryDataset | None = None
+        self.val_set: InMemoryDataset | None = None
+        self.test_set: InMemoryDataset | None = None
 
     def prepare_data(self) -> None:
         # Unpacks and verifies all four files (rank 0 only under DDP) before any rank's setup() reads the cache.
@@ -114,6 +111,7 @@ class MNISTDataModule(L.LightningDataModule):
                 dataset.images, dataset.labels = dataset.images.to(device), dataset.labels.to(device)
 
     def _set_normalization(self) -> None:
+        assert self.train_set is not None, "setup() loads the training split first"
         n = len(self.train_set)
         if self.mean is not None:
             rank_zero_info(f"Normalization given in the config: mean={self.mean:.5f} std={self.std:.5f}")
@@ -133,15 +131,17 @@ class MNISTDataModule(L.LightningDataModule):
             f"Normalization from the {n:,} training images only ({source}): mean={self.mean:.5f} std={self.std:.5f}"
         )
 
-    def _loader(self, dataset: InMemoryDataset, train: bool) -> DataLoader:
-        world = self.trainer.world_size if self.trainer is not None else 1
+    def _loader(self, dataset: InMemoryDataset | None, train: bool) -> DataLoader:
+        assert dataset is not None, "setup() loads a split before Lightning asks for its loader"
+        trainer = self.trainer
+        world = trainer.world_size if trainer is not None else 1
         # Under DDP, Lightning would give validation and test a DistributedSampler, which pads the images to a
         # multiple of the number of processes by repeating some: 10,000 test images on 3 processes would be scored
         # as 10,002. This sampler splits them without repeats; torchmetrics sums the counts across processes.
         sampler = (
             None
-            if train or world == 1
-            else UnrepeatedDistributedSampler(dataset, num_replicas=world, rank=self.trainer.global_rank, shuffle=False)
+            if train or trainer is None or world == 1
+            else UnrepeatedDistributedSampler(dataset, num_replicas=world, rank=trainer.global_rank, shuffle=False)
         )
         return DataLoader(
             dataset,

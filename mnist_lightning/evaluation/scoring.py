@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -11,52 +12,62 @@ import torch.nn.functional as F
 from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 
+from mnist_lightning.data.datamodule import MNISTDataModule
 from mnist_lightning.inference.checkpoint import load_classifier
 from mnist_lightning.inference.ensemble import Ensemble, average_probabilities
 from mnist_lightning.reporting.mistakes import PICTURES, mistake_pictures
 
 
 def score_checkpoint(
-    trainer: L.Trainer, datamodule: L.LightningDataModule, path: str | Path, validate: bool, pictures_dir: Path
+    trainer: L.Trainer, datamodule: MNISTDataModule, path: str | Path, validate: bool, pictures_dir: Path | None
 ) -> dict:
     """Metrics of the network saved in `path`: validation (when `validate`), then the official test set, with
-    pictures of its mistakes in `pictures_dir` (and in TensorBoard, when the trainer logs there).
+    pictures of its mistakes in `pictures_dir` (and in TensorBoard, when the trainer logs there; None: no pictures).
 
     The network is rebuilt from the file, so the numbers are those of the weights as saved (the weight average,
-    when the run kept one), whatever the trainer did before.
+    when the run kept one), whatever the trainer did before. The test set is scored in one pass, on every process
+    (10,000 images take a fraction of a second); `trainer.limit_test_batches` (trainer=debug: one batch) limits it
+    as it limits trainer.test, and `test/images` says how many were scored.
     """
     model = load_classifier(path)
-    results = {}
+    results: dict[str, Any] = {}
     if validate:
         results.update(trainer.validate(model, datamodule=datamodule)[0])
-    results.update(trainer.test(model, datamodule=datamodule)[0])
-    if trainer.is_global_zero:
-        results.update(picture_the_mistakes(model, datamodule, pictures_dir, trainer.logger))
+    datamodule.setup("test")
+    test_set = datamodule.test_set
+    assert test_set is not None, "setup('test') loads it"
+    count = within_limit(len(test_set), trainer.limit_test_batches, datamodule.eval_batch_size)
+    images, labels = test_set.images[:count], test_set.labels[:count]
+    logits = model.to(trainer.strategy.root_device).logits(images.float().div(255)).cpu()
+    images, labels = images.cpu(), labels.cpu()
+    results["test/images"] = count
+    # What _evaluate logs per batch, over the whole set: the loss of the logits as trained, and the accuracy.
+    results["test/loss"] = F.cross_entropy(logits, labels).item()
+    results["test/acc"] = accuracy(logits, labels)
+    if not trainer.is_global_zero:
+        return results
+    if trainer.logger:
+        trainer.logger.log_metrics({"test/loss": results["test/loss"], "test/acc": results["test/acc"]})
+    temperature = model.hparams.temperature
+    calibrated = torch.softmax(logits / temperature, dim=1)
+    # As trained, to show what the temperature changed; None when there is no temperature.
+    uncalibrated = torch.softmax(logits, dim=1) if temperature != 1 else None
+    results.update(mistake_pictures(calibrated, labels, images, pictures_dir, uncalibrated))
+    if pictures_dir is not None and isinstance(trainer.logger, TensorBoardLogger):
+        for name in PICTURES:
+            picture = np.asarray(Image.open(pictures_dir / f"{name}.png").convert("RGB"))
+            trainer.logger.experiment.add_image(f"test/{name}", picture, dataformats="HWC")
     return results
 
 
-def picture_the_mistakes(model: L.LightningModule, datamodule, pictures_dir: Path, logger) -> dict:
-    images, labels = datamodule.test_set.images.cpu(), datamodule.test_set.labels.cpu()
-    model = model.cpu().eval()
-    probabilities = model.probabilities(images.float().div(255))
-    # As trained, to show what the temperature changed; the same probabilities when there is none.
-    uncalibrated = (
-        model.probabilities(images.float().div(255), calibrated=False) if model.hparams.temperature != 1 else None
-    )
-    numbers = mistake_pictures(probabilities, labels, images, pictures_dir, uncalibrated)
-    if isinstance(logger, TensorBoardLogger):
-        for name in PICTURES:
-            picture = np.asarray(Image.open(pictures_dir / f"{name}.png").convert("RGB"))
-            logger.experiment.add_image(f"test/{name}", picture, dataformats="HWC")
-    return numbers
-
-
-def score_ensemble(ensemble: Ensemble, datamodule: L.LightningDataModule, pictures_dir: Path) -> dict:
+def score_ensemble(ensemble: Ensemble, datamodule: MNISTDataModule, pictures_dir: Path) -> dict:
     """Official-test metrics of an ensemble (its members' calibrated probabilities averaged) and of each member
     alone, with pictures of the ensemble's mistakes in `pictures_dir`."""
     datamodule.prepare_data()
     datamodule.setup("test")
-    images, labels = datamodule.test_set.images.cpu(), datamodule.test_set.labels.cpu()
+    test_set = datamodule.test_set
+    assert test_set is not None, "setup('test') loads it"
+    images, labels = test_set.images.cpu(), test_set.labels.cpu()
     each = ensemble.member_log_probabilities(images.float().div(255))
     log_probabilities = average_probabilities(each)
     results = {
@@ -68,6 +79,16 @@ def score_ensemble(ensemble: Ensemble, datamodule: L.LightningDataModule, pictur
     }
     results.update(mistake_pictures(log_probabilities.exp(), labels, images, pictures_dir))
     return results
+
+
+def within_limit(images: int, limit: int | float | None, batch_size: int) -> int:
+    """How many of `images` a trainer's limit_{val,test}_batches lets through: an int counts batches, a float is a
+    share of them (Lightning's rule); None or 1.0: all."""
+    if limit is None:
+        return images
+    batches = -(-images // batch_size)
+    allowed = limit if isinstance(limit, int) else int(batches * limit)
+    return min(images, max(1, allowed) * batch_size)
 
 
 def accuracy(scores: torch.Tensor, labels: torch.Tensor) -> float:

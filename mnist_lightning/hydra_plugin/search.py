@@ -27,7 +27,9 @@ class ResumingOptunaSweeper(OptunaSweeper):
         import optuna
 
         search = self.sweeper  # the plugin's implementation: its settings and the launcher
-        Path(search.config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)  # SQLite needs the folder
+        config = search.config
+        assert config is not None, "Hydra calls setup(), which sets the config, before sweep()"
+        Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)  # SQLite needs the folder
         requested = search.n_trials
         study = self._study(search)
         if study is not None:
@@ -38,14 +40,14 @@ class ResumingOptunaSweeper(OptunaSweeper):
             search.n_trials = max(0, requested - finished)
             search.job_idx = len(study.trials)  # new trials get new folders, after those of the earlier run(s)
             # A sampler seeded as before would propose the earlier run's points again: shift its seed.
-            sampler = search.config.hydra.sweeper.sampler
+            sampler = config.hydra.sweeper.sampler
             if sampler.get("seed") is not None:
                 search.sampler = instantiate(sampler, seed=sampler.seed + len(study.trials))
             log.info(
                 f"Resuming study {study.study_name}: {finished} of {requested} trials finished, {search.n_trials} to go"
             )
         super().sweep(arguments)
-        report(self._study(search), Path(search.config.hydra.sweep.dir))
+        report(self._study(search), Path(config.hydra.sweep.dir))
 
     @staticmethod
     def _study(search):

@@ -27,11 +27,15 @@ def read_checkpoint(path: str | Path) -> dict:
         raise FileNotFoundError(
             f"Checkpoint {path} does not exist. Pass ckpt_path=<a .ckpt under outputs/.../checkpoints>."
         )
+    if path.suffix == ".onnx":
+        raise ValueError(
+            f"{path} is an exported ONNX file, not a checkpoint: this needs the .ckpt it was exported from."
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - truncated zip, pickle with code, not a torch file: same advice
         raise ValueError(
-            f"Checkpoint {path} cannot be read as a weights-only torch checkpoint ({type(err).__name__}: {err}). "
+            f"Checkpoint {path} cannot be read as a weights-only torch checkpoint ({why_unreadable(err)}). "
             "It is truncated, corrupt, or holds pickled Python objects; use a .ckpt written by mnist_lightning."
         ) from err
     if not isinstance(checkpoint, dict) or "backbone" not in checkpoint.get("hyper_parameters", {}):
@@ -40,12 +44,21 @@ def read_checkpoint(path: str | Path) -> dict:
     return checkpoint
 
 
+def why_unreadable(err: Exception) -> str:
+    """torch.load's reason in a line, without its advice to load the file with weights_only=False: that would run
+    whatever code the file carries, the one thing never to do with a file of unknown origin."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    reason = next((line for line in lines if line.startswith("WeightsUnpickler error:")), lines[0] if lines else "")
+    return f"{type(err).__name__}: {reason.split('. ')[0].rstrip('.')[:200]}"
+
+
 def upgraded_hparams(hparams: dict) -> dict:
     """Release 0.1.0's hyperparameters in today's form: the same network and training, new class paths, and a
     scheduler whose run-length argument is null (conf/scheduler/) instead of named by `total_steps_arg`."""
     hparams = dict(hparams)
     backbone = dict(hparams["backbone"])
-    backbone["_target_"] = MOVED_CLASSES.get(backbone.get("_target_"), backbone.get("_target_"))
+    target = backbone.get("_target_")
+    backbone["_target_"] = MOVED_CLASSES.get(target, target) if isinstance(target, str) else target
     hparams["backbone"] = backbone
     if hparams.get("scheduler") and "total_steps_arg" in hparams["scheduler"]:
         scheduler = dict(hparams["scheduler"])

@@ -19,7 +19,7 @@ from mnist_lightning.inference.loading import load_model
 from mnist_lightning.inference.model_card import model_card
 
 
-def expand(patterns: str | Sequence[str]) -> list[Path]:
+def expand(patterns: str | Sequence[str | Path]) -> list[Path]:
     """Model files named by `patterns`: paths or globs (`outputs/teachers/cnn_teacher/*/checkpoints/epoch*.ckpt`),
     in sorted order, each file once. A pattern that names nothing is an error: an ensemble silently one member
     short would be a different model."""
@@ -39,10 +39,11 @@ class Ensemble:
     """The models in `files` (see `expand`), answering like one model: `log_probabilities` and `probabilities`
     of [N, 28, 28] images (pixel/255) -> [N, 10], each member's calibrated probabilities averaged."""
 
-    def __init__(self, patterns: str | Sequence[str]):
+    def __init__(self, patterns: str | Sequence[str | Path]):
         self.files = expand(patterns)
-        self.members: tuple[Classifier, ...] = tuple(load_model(path) for path in self.files)
-        self.cards = [model_card(path, member) for path, member in zip(self.files, self.members)]
+        models = [load_model(path) for path in self.files]
+        self.members: tuple[Classifier, ...] = tuple(models)
+        self.cards = [model_card(path, model) for path, model in zip(self.files, models)]
 
     def __len__(self) -> int:
         return len(self.members)

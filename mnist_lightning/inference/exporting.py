@@ -45,6 +45,7 @@ def onnx_model(classifier: MNISTClassifier) -> onnx.ModelProto:
         output_names=list(OUTPUT_NAMES),
         dynamic_shapes={INPUT_NAME: {0: torch.export.Dim("batch")}},
     )
+    assert program is not None, "dynamo=True returns the ONNXProgram (only the legacy exporter returns None)"
     return program.model_proto
 
 

@@ -36,7 +36,7 @@ def read_image(path: str | Path | BinaryIO) -> tuple[Image.Image, list[str]]:
     try:
         with warnings.catch_warnings():  # Pillow only warns for images above its own pixel limit: here it fails
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image: Image.Image = Image.open(path)
             if image.width * image.height > MAX_PIXELS:
                 raise DigitImageError(
                     f"{image.width} x {image.height} pixels is more than the {MAX_PIXELS:,} allowed (a guard against "

@@ -228,8 +228,8 @@ def hand(style: Style, rng: np.random.Generator) -> list[np.ndarray]:
     longer or shorter at both ends and a little displaced from the others, a smooth wobble over the whole digit
     (a field over the page, so strokes that meet still meet), a width of 0.8-1.2 and a slant of -15..+15 degrees."""
     strokes = []
-    for points in style.strokes:
-        points = np.array(points, dtype=float)
+    for template in style.strokes:
+        points = np.array(template, dtype=float)
         start, end = rng.uniform(-0.025, 0.04, 2)
         points = _lengthened(_lengthened(points, end)[::-1], start)[::-1]
         strokes.append(points + (rng.normal(0.0, 0.012, 2) if len(style.strokes) > 1 else 0.0))
@@ -303,8 +303,8 @@ def _calls_covering(points: np.ndarray, radius: float, shape: tuple[int, int]) -
     ends = np.where(
         np.concatenate([gentle, [False]])[:, None], np.concatenate([mitres, normals[-1:] * 0]) * r, normals * r
     )
-    quads = np.stack([uv[:-1] + starts, uv[1:] + ends, uv[1:] - ends, uv[:-1] - starts], axis=1)
-    quads = quads.reshape(len(quads), 8).tolist()
+    corners = np.stack([uv[:-1] + starts, uv[1:] + ends, uv[1:] - ends, uv[:-1] - starts], axis=1)
+    quads = corners.reshape(len(corners), 8).tolist()
     discs = np.concatenate([uv - r, uv + r], axis=1).tolist()
     round_join = [True] + (~gentle).tolist() + [True]  # the two caps, and the sharp turns
     # The latest call first, so that each earlier one paints over it: a sample keeps the most calls that cover it.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import torch
@@ -42,7 +43,9 @@ def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
     return (weights / weights.sum()).astype(np.float32)
 
 
-def gaussian_blur(images: np.ndarray, sigma: float, axes: tuple[int, ...] = (0, 1), edge: str = "edge") -> np.ndarray:
+def gaussian_blur(
+    images: np.ndarray, sigma: float, axes: tuple[int, ...] = (0, 1), edge: Literal["edge", "constant"] = "edge"
+) -> np.ndarray:
     """Separable Gaussian blur of images [N, H, W] along the given image axes (0 rows, 1 columns); outside the
     picture is its edge pixel repeated ('edge', scikit-image's default) or black ('constant')."""
     kernel = gaussian_kernel(sigma)

@@ -122,7 +122,7 @@ class Scene:
         height = math.exp(rng.uniform(math.log(0.08), math.log(0.6)))
         # Room for the centre; photograph() still clamps it, as rotation and the digit's width are not known here.
         room = (max(0.0, 0.5 - 0.6 * height), max(0.0, 0.5 - 0.5 * height * frame[0] / frame[1]))
-        centre = tuple(0.5 + r * rng.uniform(-1, 1) for r in room)
+        centre = (0.5 + room[0] * rng.uniform(-1, 1), 0.5 + room[1] * rng.uniform(-1, 1))
         names = list(_PENS)
         pen, _, strokes = _PENS[names[rng.choice(len(names), p=[_PENS[n][1] for n in names])]]
         return cls(
@@ -146,7 +146,8 @@ class Scene:
 def _random_ink(pen: tuple[int, int, int], rng: np.random.Generator) -> tuple[int, int, int]:
     """The pen's colour, lighter or darker (the same shift on all channels, so a pencil stays grey), a little
     tinted."""
-    return tuple(int(c) for c in np.clip(np.array(pen) + rng.uniform(-12, 12) + rng.uniform(-4, 4, 3), 0, 255))
+    red, green, blue = (int(c) for c in np.clip(np.array(pen) + rng.uniform(-12, 12) + rng.uniform(-4, 4, 3), 0, 255))
+    return red, green, blue
 
 
 def _random_paper(rng: np.random.Generator) -> tuple[int, int, int]:
@@ -157,7 +158,8 @@ def _random_paper(rng: np.random.Generator) -> tuple[int, int, int]:
     else:
         warmth = rng.uniform(-8, 12)  # >0: tungsten light left in (yellowish); <0: a cool daylight cast
         base = rng.uniform(200, 248) + np.array([warmth, 0.2 * warmth, -warmth]) + rng.uniform(-3, 3, 3)
-    return tuple(int(c) for c in np.clip(base, 0, 255))
+    red, green, blue = (int(c) for c in np.clip(base, 0, 255))
+    return red, green, blue
 
 
 def photograph(digit: torch.Tensor, scene: Scene, rng: np.random.Generator) -> Image.Image:
@@ -251,7 +253,7 @@ def _edge_lut(stroke: float, photo_per_mnist: float) -> list[int]:
     outline is `stroke` times as wide as MNIST's, about EDGE_PIXELS photo pixels wide: the share rises by about 1
     per MNIST pixel across a stroke's edge, so a small digit needs a wider band of levels not to be jagged. Where
     the band reaches past 1, a thin stroke never gets full ink: in a small photo a thin line is a faint one."""
-    centre = float(np.interp(stroke, *zip(*_STROKE_LEVELS)))
+    centre = float(np.interp(stroke, [width for width, _ in _STROKE_LEVELS], [level for _, level in _STROKE_LEVELS]))
     softness = min(0.35, max(0.05, EDGE_PIXELS / 2 / photo_per_mnist))
     lo, hi = centre - softness, centre + softness
     ramp = np.clip((np.arange(256) / 255 - lo) / (hi - lo), 0, 1)

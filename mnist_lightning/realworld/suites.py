@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import io
 import pickle
 from collections.abc import Callable, Iterator, Sequence
@@ -105,7 +106,7 @@ def _cache_key(name: str, images: torch.Tensor, seed: int, split: str, drawings_
     if name != "drawings":  # drawn from templates, whatever the digits
         digest.update(images.numpy().tobytes())
     for module in (preprocessing, drawings, encodings, mnist_c, photographs):
-        digest.update(Path(module.__file__).read_bytes())
+        digest.update(Path(inspect.getfile(module)).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -204,7 +205,7 @@ def _photos(images: torch.Tensor, labels: torch.Tensor, seed: int, split: str) -
 def _drawings(seed: int, split: str, per_setting: int) -> list[Group]:
     """Each style in each placement and pen width, `per_setting` times; grouped by style, by placement, by pen
     width, and all together. The split only picks the random hands: templates are not MNIST's digits."""
-    files, rows = [], []
+    files, rows, labels = [], [], []
     for s, (style_name, style) in enumerate(drawings.STYLES.items()):
         for p, placement in enumerate(drawings.PLACEMENTS):
             for w, pen in enumerate(drawings.PEN_WIDTHS):
@@ -213,9 +214,10 @@ def _drawings(seed: int, split: str, per_setting: int) -> list[Group]:
                 for k in range(per_setting):
                     rng = np.random.default_rng([seed, SPLIT_STREAMS[split], 2, s, p, w, k])
                     files.append(drawings.draw(style, rng, placement, pen))
-                    rows.append((style_name, placement, f"pen {pen:g}", style.digit))
+                    rows.append((style_name, placement, f"pen {pen:g}"))  # the three ways to group them
+                    labels.append(style.digit)
     seen, refused = _read_all(files, lambda data: read_digit(io.BytesIO(data))[0])
-    digits = torch.tensor([row[3] for row in rows])
+    digits = torch.tensor(labels)
     groups = [Group("drawings", "all", seen, digits, refused, _example(files[0]))]
     for column in range(3):
         for value in dict.fromkeys(row[column] for row in rows):
@@ -233,7 +235,8 @@ def _encodings(images: torch.Tensor, labels: torch.Tensor, seed: int, split: str
     names = list(encodings.ENCODINGS)
     files = []
     for i, digit in enumerate(images):
-        upright = Image.fromarray(255 - digit.numpy()).resize((112, 112), Image.BICUBIC)  # dark ink on white, 4x
+        # dark ink on white, 4x
+        upright = Image.fromarray(255 - digit.numpy()).resize((112, 112), Image.Resampling.BICUBIC)
         files.append(encodings.ENCODINGS[names[i % len(names)]](upright))
     seen, refused = _read_all(files, lambda data: read_digit(io.BytesIO(data))[0])
     which = torch.arange(len(images)) % len(names)

@@ -35,17 +35,12 @@ def mistake_pictures(
     probabilities: torch.Tensor,
     labels: torch.Tensor,
     images: torch.Tensor,
-    out_dir: Path,
+    out_dir: Path | None,
     uncalibrated: torch.Tensor | None = None,
 ) -> dict:
-    """Writes the PICTURES into `out_dir` as <name>.png; returns the numbers for
+    """Writes the PICTURES into `out_dir` as <name>.png (none when `out_dir` is None); returns the numbers for
     metrics.json (per-class accuracy, expected calibration error). `uncalibrated`: the probabilities before
     temperature scaling, when there was one; the reliability diagram and the numbers then show both."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
-
     predicted = probabilities.argmax(dim=1)
     confusion = torch.zeros(10, 10, dtype=torch.long).index_put_(
         (labels, predicted), torch.ones_like(labels), accumulate=True
@@ -53,6 +48,16 @@ def mistake_pictures(
     per_class = {str(c): round(float(confusion[c, c] / confusion[c].sum()), 4) for c in range(10)}
     in_use = calibration_bins(probabilities, labels)
     before = calibration_bins(uncalibrated, labels) if uncalibrated is not None else None
+    numbers = {"test/per_class_acc": per_class, "test/ece": round(expected_calibration_error(in_use), 5)}
+    if before:
+        numbers["test/ece_uncalibrated"] = round(expected_calibration_error(before), 5)
+    if out_dir is None:
+        return numbers
+    import matplotlib  # here: a run that draws nothing never pays for importing it
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
     curves = {"as trained": before, "temperature-scaled": in_use} if before else {"this model": in_use}
     figures = {
         "confusion_matrix": _confusion_figure(plt, confusion),
@@ -63,9 +68,6 @@ def mistake_pictures(
     for name, figure in figures.items():
         figure.savefig(out_dir / f"{name}.png", dpi=100)
         plt.close(figure)
-    numbers = {"test/per_class_acc": per_class, "test/ece": round(expected_calibration_error(in_use), 5)}
-    if before:
-        numbers["test/ece_uncalibrated"] = round(expected_calibration_error(before), 5)
     return numbers
 
 

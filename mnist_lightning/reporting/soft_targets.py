@@ -5,6 +5,7 @@ distilled run starts (and logged to TensorBoard): the small bars are what a labe
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol, cast
 
 import lightning as L
 import numpy as np
@@ -15,6 +16,16 @@ SHOWN = 6  # digits in the picture: of a batch, those the teachers find most lik
 CANDIDATES = 512
 
 
+class Student(Protocol):
+    """What this callback asks of the module it runs with: classifier/lightning_module.py's MNISTClassifier,
+    described rather than imported (reporting sits below the classifier layer)."""
+
+    @property
+    def teacher(self) -> object | None: ...
+
+    def teacher_log_probabilities(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
 class SoftTargetsPicture(L.Callback):
     """Draws soft_targets.png into `run_dir` before the first training step of a distilled run (rank 0)."""
 
@@ -22,20 +33,21 @@ class SoftTargetsPicture(L.Callback):
         self.run_dir = Path(run_dir)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if pl_module.teacher is None or not trainer.is_global_zero:
+        student = cast(Student, pl_module)
+        if student.teacher is None or not trainer.is_global_zero:
             return
-        datamodule = trainer.datamodule
+        datamodule = trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning at run time, not declared
         generator = torch.Generator().manual_seed(0)
         pick = torch.randperm(len(datamodule.train_set), generator=generator)[:CANDIDATES].to(
             datamodule.train_set.images.device
         )
         images = datamodule.augment(datamodule.train_set.images[pick].unsqueeze(1).float().div(255))
-        log_probabilities = pl_module.teacher_log_probabilities(images).float().cpu()
+        log_probabilities = student.teacher_log_probabilities(images).float().cpu()
         figure = soft_targets_figure(
             images[:, 0].cpu(),
             log_probabilities,
             datamodule.train_set.labels[pick].cpu(),
-            pl_module.hparams.distillation["temperature"],
+            pl_module.hparams["distillation"]["temperature"],
         )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         figure.savefig(self.run_dir / "soft_targets.png", dpi=100)

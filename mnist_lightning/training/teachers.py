@@ -10,7 +10,8 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
-from mnist_lightning.data.datamodule import N_TRAIN
+from mnist_lightning.classifier.lightning_module import MNISTClassifier
+from mnist_lightning.data.split import N_TRAIN
 from mnist_lightning.inference.ensemble import Ensemble
 from mnist_lightning.inference.exporting import onnx_model
 from mnist_lightning.inference.model_card import run_metrics
@@ -25,6 +26,7 @@ class Teachers(L.Callback):
         distillation = pl_module.hparams.get("distillation")
         if not distillation:
             return
+        assert isinstance(pl_module, MNISTClassifier), "only the classifier of record distills"
         try:
             teacher = Ensemble(distillation["teachers"])
         except FileNotFoundError as err:
@@ -35,7 +37,8 @@ class Teachers(L.Callback):
         # On a CPU onnxruntime runs the teachers (fp32), several times as fast as PyTorch for the CNN teachers
         # (docs/speed.md, "Distillation"); on a GPU they stay in PyTorch, in bf16 where the GPU has it.
         teacher = on_onnxruntime(teacher) if pl_module.device.type == "cpu" else teacher.to(pl_module.device)
-        warn_if_teachers_saw_the_holdout(teacher.files, getattr(trainer.datamodule, "val_size", 0))
+        datamodule = trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning at run time, not declared
+        warn_if_teachers_saw_the_holdout(teacher.files, getattr(datamodule, "val_size", 0))
         pl_module.teacher = teacher
         pl_module.teacher_in_bf16 = teacher_in_bf16(pl_module.device)
 
@@ -44,7 +47,7 @@ def on_onnxruntime(ensemble: Ensemble) -> Ensemble:
     """The ensemble with its PyTorch members run by onnxruntime instead, from an in-memory export
     (inference/exporting.py): on a CPU its fused convolutions run the CNN teachers several times as fast."""
     ensemble.members = tuple(
-        OnnxClassifier(onnx_model(member).SerializeToString()) if isinstance(member, torch.nn.Module) else member
+        OnnxClassifier(onnx_model(member).SerializeToString()) if isinstance(member, MNISTClassifier) else member
         for member in ensemble.members
     )
     return ensemble

@@ -51,11 +51,17 @@ class EMAWeights(WeightAveraging):
                 f"regularizer.ema_epochs must be > 0 (the epochs the average spans), or null; got {epochs}."
             )
         self.decay, self.epochs = decay, epochs
-        super().__init__(multi_avg_fn=lambda averaged, current, n: fold_in(averaged, current, n, self.decay))
+        super().__init__(multi_avg_fn=lambda averaged, current, n: self._fold_in(averaged, current, n))
+
+    def _fold_in(self, averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        assert self.decay is not None, "given, or set from `epochs` by on_fit_start before the first step"
+        fold_in(averaged, current, num_averaged, self.decay)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.epochs is not None:
-            steps_per_epoch = trainer.estimated_stepping_batches / max(1, trainer.max_epochs)
+            max_epochs = trainer.max_epochs
+            assert max_epochs is not None, "fit resolves an unset max_epochs (to 1000, or -1 when max_steps is set)"
+            steps_per_epoch = trainer.estimated_stepping_batches / max(1, max_epochs)
             self.decay = 1 - 1 / max(1.0, self.epochs * steps_per_epoch)
 
     # Lightning's WeightAveraging keeps its average after fit and acts on any later validate/test of the same

@@ -28,8 +28,8 @@ serve: $(STAMP)    ## make serve, then open http://127.0.0.1:8000 (ARGS="ckpt_pa
 export: $(STAMP)   ## make export ARGS="ckpt_path=outputs/<date>/<time>/checkpoints/<best>.ckpt"
 	$(BIN)/python -m mnist_lightning.export $(ARGS)
 
-test: $(STAMP)   ## the fast suite (a few minutes on 2 cores)
-	$(BIN)/python -m pytest $(ARGS)
+test: $(STAMP)   ## the fast suite (a few minutes on 2 cores), a worker per core (pytest-xdist)
+	$(BIN)/python -m pytest -n auto $(ARGS)
 
 lint: $(STAMP)   ## the gates CI runs before the tests (rules in pyproject.toml); `ruff format .` fixes layout
 	$(BIN)/ruff check .

@@ -4,12 +4,38 @@ Helpers that test modules import live in helpers.py."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import pytest
+# `make test` runs one pytest-xdist worker per core. Each worker computes with its share of the cores (set before
+# torch is imported, and inherited by the commands tests run): torch would otherwise start as many threads as there
+# are cores in every worker, and they would fight over them.
+if _workers := os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(_workers))))
 
-from helpers import TINY_RUN, run_module, train_in_process, train_run
-from mnist_lightning.data.mnist_files import load_split
+import shutil  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from filelock import FileLock  # noqa: E402
+
+from helpers import TINY_RUN, run_in_process, train_in_process, train_run  # noqa: E402
+from mnist_lightning.data.mnist_files import load_split  # noqa: E402
+
+
+def made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
+    """A folder that `make` fills once per test session: under pytest-xdist, by the first worker that asks, while
+    the others wait for it and then reuse it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
+    folder = root / f"once_{name}"
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".made").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / ".made").touch()
+    return folder
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,26 +59,31 @@ def test_split(cache_dir):
 def tiny_run(tmp_path_factory) -> Path:
     """One short real run from the command line (outputs/<run>/ with checkpoints, .hydra/, TensorBoard files),
     shared by the tests that inspect what a run leaves."""
-    run_dir = tmp_path_factory.mktemp("tiny") / "outputs" / "run"
-    run_dir.parent.mkdir()
-    train_run(run_dir, *TINY_RUN, "regularizer.dropout=0.3")
-    return run_dir
+
+    def make(folder: Path) -> None:
+        (folder / "outputs").mkdir()
+        train_run(folder / "outputs" / "run", *TINY_RUN, "regularizer.dropout=0.3")
+
+    return made_once(tmp_path_factory, "tiny", make) / "outputs" / "run"
 
 
 @pytest.fixture(scope="session")
 def trained_checkpoint(tmp_path_factory) -> Path:
     """A model worth asking (3 epochs of the default MLP, about 98 % on the test set), trained in-process once."""
-    metrics = train_in_process(
-        tmp_path_factory.mktemp("trained") / "run", "trainer.max_epochs=3", "trainer.limit_val_batches=1"
-    )
-    return Path(metrics["best_checkpoint"])
+
+    def make(folder: Path) -> None:
+        train_in_process(folder / "run", "trainer.max_epochs=3", "trainer.limit_val_batches=1")
+
+    (best,) = (made_once(tmp_path_factory, "trained", make) / "run" / "checkpoints").glob("epoch*.ckpt")
+    return best
 
 
 @pytest.fixture(scope="session")
 def exported_model(trained_checkpoint, tmp_path_factory) -> Path:
-    """trained_checkpoint exported from the command line: the run folder, holding model.onnx and parity.json."""
-    run_dir = tmp_path_factory.mktemp("export") / "run"
-    run_module(
-        "mnist_lightning.export", f"ckpt_path={trained_checkpoint}", f"hydra.run.dir={run_dir}", cwd=run_dir.parent
-    )
-    return run_dir
+    """trained_checkpoint exported, in process (the slow suite's README flow runs the command): the run folder,
+    holding model.onnx and parity.json."""
+
+    def make(folder: Path) -> None:
+        run_in_process("export", folder / "run", f"ckpt_path={trained_checkpoint}")
+
+    return made_once(tmp_path_factory, "export", make) / "run"

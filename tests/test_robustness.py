@@ -8,31 +8,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
 
-from helpers import run_module
-from mnist_lightning import CONFIG_DIR
+from helpers import compose_config, run_module
 from mnist_lightning.inference.loading import load_model
 from mnist_lightning.realworld import drawings
 from mnist_lightning.realworld.mnist_c import CORRUPTIONS
 from mnist_lightning.robustness import robustness
+from mnist_lightning.user_errors import user_error
 
 LIMIT = 40  # digits of the split each suite is built from: seconds, not minutes
 
 
 def compose_robustness(run_dir: Path, *overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(
-            "robustness", overrides=[f"limit={LIMIT}", "drawings_per_setting=1", *overrides], return_hydra_config=True
-        )
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(run_dir)
-        HydraConfig.instance().set_config(cfg)
-        del cfg["hydra"]
     run_dir.mkdir(parents=True, exist_ok=True)
-    return cfg
+    return compose_config("robustness", f"limit={LIMIT}", "drawings_per_setting=1", *overrides, run_dir=run_dir)
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +95,9 @@ def test_from_the_command_line_on_an_onnx_file(exported_model, tmp_path):
 
 
 def test_an_unknown_suite_is_refused_with_the_choices(trained_checkpoint, tmp_path):
-    with pytest.raises(ValueError, match="unknown suite 'sketches'; choose from"):
+    with pytest.raises(ValueError, match="unknown suite 'sketches'; choose from") as caught:
         robustness(compose_robustness(tmp_path, f"ckpt_path={trained_checkpoint}", "suites=[sketches]"))
+    assert user_error(caught.value).startswith("suites: unknown suite 'sketches'")  # the line after "Error: "
 
 
 def test_split_val_refuses_a_model_trained_on_the_holdout(trained_checkpoint, tmp_path):

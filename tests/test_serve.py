@@ -6,15 +6,18 @@ import io
 import re
 import threading
 from importlib.resources import files
+from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 import torch
 import uvicorn
 from fastapi.testclient import TestClient
+from omegaconf import OmegaConf
 from PIL import Image
 
 from helpers import CHANGES, picture, read_json, start_server
+from mnist_lightning import CONFIG_DIR
 from mnist_lightning.inference.loading import load_model
 from mnist_lightning.inference.model_card import model_card
 from mnist_lightning.inference.preprocess import preprocess
@@ -23,6 +26,7 @@ from mnist_lightning.user_errors import user_error
 from mnist_lightning.web.app import create_app
 
 LIMIT = 200_000  # bytes; small, so the tests need not send megabytes
+UNSURE = dict(OmegaConf.load(Path(CONFIG_DIR) / "unsure" / "default.yaml"))  # what `serve` passes on
 
 
 def png(image: Image.Image) -> bytes:
@@ -35,7 +39,7 @@ def png(image: Image.Image) -> bytes:
 def served(trained_checkpoint):
     model = load_model(trained_checkpoint)
     card = model_card(trained_checkpoint, model)
-    return model, TestClient(create_app(model, card, max_upload_bytes=LIMIT), raise_server_exceptions=False)
+    return model, TestClient(create_app(model, card, **UNSURE, max_upload_bytes=LIMIT), raise_server_exceptions=False)
 
 
 def test_a_picture_gets_its_digit_the_ten_probabilities_and_the_image_the_model_saw(served, test_split):
@@ -97,7 +101,7 @@ def test_a_failure_inside_sends_no_traceback_or_path(trained_checkpoint, test_sp
         def probabilities(self, images):
             raise RuntimeError(f"weights missing in {trained_checkpoint}")
 
-    client = TestClient(create_app(Broken(), {}), raise_server_exceptions=False)
+    client = TestClient(create_app(Broken(), {}, **UNSURE), raise_server_exceptions=False)
     response = client.post("/predict", files={"file": ("d.png", png(picture(test_split[0][0])))})
     assert response.status_code == 500 and response.json() == {
         "detail": "The server failed to answer; its log says why."
@@ -147,7 +151,7 @@ def test_health_the_model_card_and_the_api_description(served, trained_checkpoin
 def test_an_exported_model_is_served_the_same(exported_model, served, test_split):
     onnx_model = load_model(exported_model / "model.onnx")
     card = model_card(exported_model / "model.onnx", onnx_model)
-    client = TestClient(create_app(onnx_model, card))
+    client = TestClient(create_app(onnx_model, card, **UNSURE))
     upload = {"file": ("d.png", png(picture(test_split[0][3])))}
     from_onnx, from_checkpoint = (
         client.post("/predict", files=upload).json(),
@@ -169,7 +173,9 @@ def test_the_model_runs_off_the_event_loop_so_a_slow_request_holds_up_no_other(t
             assert release.wait(60), "never released"
             return torch.full((len(images), 10), 0.1)
 
-    server = uvicorn.Server(uvicorn.Config(create_app(Slow(), {}), host="127.0.0.1", port=0, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(Slow(), {}, **UNSURE), host="127.0.0.1", port=0, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -14,7 +14,8 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from helpers import TINY_RUN, read_json, run_module, train_in_process, train_run
+from helpers import TINY_RUN, read_json, run_module, train_in_process
+from mnist_lightning.user_errors import user_error
 
 
 def test_fast_dev_run(tmp_path, caplog):
@@ -113,7 +114,7 @@ def test_checkpoint_of_another_architecture_is_refused_before_training(tiny_run,
 
 
 def test_a_multirun_sweep_writes_a_summary_and_a_bad_point_fails_alone(tmp_path):
-    """A 3 x 2 grid whose first dropout is invalid: its two jobs fail, the four others train and are summarized,
+    """A 2 x 2 grid whose first dropout is invalid: its two jobs fail, the two others train and are summarized,
     and the sweep exits 1 once every job has run."""
     sweep_dir = tmp_path / "sweep"
     result = run_module(
@@ -122,7 +123,8 @@ def test_a_multirun_sweep_writes_a_summary_and_a_bad_point_fails_alone(tmp_path)
         f"hydra.sweep.dir={sweep_dir}",
         *TINY_RUN,
         "figures=false",
-        "regularizer.dropout=1.5,0.0,0.5",
+        "trainer.limit_train_batches=5",
+        "regularizer.dropout=1.5,0.5",
         "regularizer.weight_decay=0,1e-3",
         cwd=tmp_path,
         check=False,
@@ -130,15 +132,15 @@ def test_a_multirun_sweep_writes_a_summary_and_a_bad_point_fails_alone(tmp_path)
     assert result.returncode == 1, result.stderr[-2000:]
     with open(sweep_dir / "summary.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [row["job"] for row in rows] == [str(job) for job in range(6)]
-    assert "regularizer.dropout=0.5 regularizer.weight_decay=0.001" in rows[5]["overrides"]
+    assert [row["job"] for row in rows] == [str(job) for job in range(4)]
+    assert "regularizer.dropout=0.5 regularizer.weight_decay=0.001" in rows[3]["overrides"]
     assert all(
         row["status"].startswith("failed: ValueError: regularizer.dropout must be in [0, 1)") for row in rows[:2]
     )
     assert all(row["status"] == "ok" for row in rows[2:])  # the jobs after the bad ones still ran
     assert all(0 < float(row["val_acc"]) <= 1 and 0 < float(row["test_acc"]) <= 1 for row in rows[2:])
     assert "| job | status | overrides | val_acc | test_acc |" in result.stdout
-    assert (sweep_dir / "summary.md").read_text().count("\n") == 8
+    assert (sweep_dir / "summary.md").read_text().count("\n") == 6
     assert "2 job(s) failed" in result.stderr and (sweep_dir / "0" / "error.txt").is_file()
 
 
@@ -155,22 +157,12 @@ def test_the_cnn_trains_and_is_scored(tmp_path):
     assert 0 <= metrics["test/acc"] <= 1 and Path(metrics["best_checkpoint"]).is_file()
 
 
-def test_a_bad_setting_fails_on_the_command_line_in_one_line_naming_it(tmp_path):
-    run_dir = tmp_path / "bad"
-    result = train_run(run_dir, "regularizer.dropout=1.5", "trainer=debug", check=False)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.splitlines()[-1] == (
-        "Error: regularizer.dropout must be in [0, 1) (the probability of zeroing a unit; 1 would zero them all), "
-        "got 1.5."
-    )
-    assert "Epoch 0" not in result.stderr + result.stdout and not (run_dir / "checkpoints").exists()
-
-
 @pytest.mark.parametrize(
     "override, message",
     [
         ("model=transformer", "Available options in 'model':\n\tcnn\n\tmlp"),
         ("regularizer=strong", "Available options in 'regularizer'"),
+        ("regularizer.dropout=1.5", "regularizer.dropout must be in [0, 1)"),
         ("experiment=sota", "Could not find 'experiment/sota'\n\nAvailable options in 'experiment'"),
         ("regularizer.weight_decay=-1e-4", "regularizer.weight_decay must be >= 0"),
         ("regularizer.ema_decay=1.5", "regularizer.ema_decay must be in (0, 1)"),
@@ -186,7 +178,8 @@ def test_bad_config_fails_before_training_with_a_clear_message(tmp_path, overrid
     run_dir = tmp_path / "bad"
     with pytest.raises(Exception) as error:
         train_in_process(run_dir, *override.split(), "trainer=debug")
-    assert message in str(error.value)
+    # Hydra reports a config it cannot compose itself, in a few lines; the rest is what the command prints.
+    assert message in (str(error.value) if "options in" in message else user_error(error.value))
     assert not (run_dir / "checkpoints").exists()
 
 

@@ -102,11 +102,13 @@ class SecurityHeaders:
 def create_app(
     model: Classifier,
     card: dict,
+    *,
+    unsure_below: float,
+    unsure_margin: float,
     max_upload_bytes: int = 10_000_000,
-    unsure_below: float = 0.95,
-    unsure_margin: float = 0.0,
 ) -> FastAPI:
-    """The web app around `model` (a checkpoint's network, an exported file, an ensemble) and its `card`."""
+    """The web app around `model` (a checkpoint's network, an exported file, an ensemble) and its `card`;
+    unsure_below/unsure_margin: when an answer is flagged unsure (conf/unsure/, which `serve` passes on)."""
     static = files("mnist_lightning.web") / "static"
     page = (static / "index.html").read_text(encoding="utf-8")
     assets = {name: (static / name).read_bytes() for name in ASSET_TYPES}

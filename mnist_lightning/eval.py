@@ -24,6 +24,7 @@ from mnist_lightning.evaluation.scoring import score_checkpoint, score_ensemble
 from mnist_lightning.inference.checkpoint import describe, read_checkpoint
 from mnist_lightning.inference.ensemble import Ensemble, expand
 from mnist_lightning.reporting.provenance import provenance
+from mnist_lightning.reporting.quiet import quiet_third_party_output
 from mnist_lightning.user_errors import reported
 
 
@@ -56,6 +57,7 @@ def evaluate(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 @reported
 def main(cfg: DictConfig) -> None:
+    quiet_third_party_output()
     print(json.dumps(evaluate(cfg), indent=2))
 
 

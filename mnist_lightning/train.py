@@ -26,8 +26,8 @@ from hydra.core.plugins import Plugins
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from hydra_plugins.mnist_lightning.search import ResumingOptunaSweeper
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
@@ -35,7 +35,10 @@ from mnist_lightning.evaluation.calibration import NOT_CALIBRATED, calibrate_che
 from mnist_lightning.evaluation.scoring import score_checkpoint, within_limit
 from mnist_lightning.inference.checkpoint import check_same_architecture, read_checkpoint
 from mnist_lightning.inference.ensemble import expand
+from mnist_lightning.reporting.config_tree import show_config
+from mnist_lightning.reporting.loggers import finish, log_results, log_settings, loggers_from
 from mnist_lightning.reporting.provenance import provenance
+from mnist_lightning.reporting.quiet import quiet_third_party_output
 from mnist_lightning.reporting.sweep_summary import record_failure
 from mnist_lightning.training.allocator import keep_freed_memory
 from mnist_lightning.training.objective import check_objective
@@ -111,6 +114,7 @@ def train(cfg: DictConfig) -> dict:
             "over the training images to make (the default MLP makes 40)."
         )
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    rank_zero_only(show_config)(cfg, run_dir)
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on the CPU
 
@@ -121,11 +125,11 @@ def train(cfg: DictConfig) -> dict:
     if cfg.ckpt_path:
         check_same_architecture(model, read_checkpoint(cfg.ckpt_path), cfg.ckpt_path)
     callbacks = [callback for callback in map(instantiate, cfg.callbacks.values()) if callback is not None]
-    logger = instantiate(cfg.logger)
-    # Placeholders for the final metrics, so the HParams tab pairs this run's settings with its results.
-    hparams = {**flat_hparams(cfg), "data.mean": datamodule.mean, "data.std": datamodule.std}  # the values used
-    logger.log_hyperparams(hparams, metrics={"hp/val_acc": float("nan"), "hp/test_acc": float("nan")})
-    trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
+    loggers = loggers_from(cfg.get("logger"))
+    log_settings(loggers, {**flat_hparams(cfg), "data.mean": datamodule.mean, "data.std": datamodule.std})
+    if not loggers:  # logger=none: nothing to show the learning rate in (Lightning's monitor refuses to start)
+        callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
+    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     warn_if_bf16_is_emulated(trainer)
 
     start = time.perf_counter()
@@ -138,10 +142,9 @@ def train(cfg: DictConfig) -> dict:
     results = score_checkpoint(
         trainer, datamodule, checkpoint, validate=cfg.data.val_size > 0, pictures_dir=run_dir if cfg.figures else None
     )
-    logger.log_metrics(
-        {"hp/val_acc": results.get("val/acc", float("nan")), "hp/test_acc": results["test/acc"]},
-        step=trainer.global_step,
-    )
+    hp_results = {"hp/val_acc": results.get("val/acc", float("nan")), "hp/test_acc": results["test/acc"]}
+    log_results(loggers, hp_results, step=trainer.global_step)
+    finish(loggers)
     metrics = {
         **results,
         "objective": {"name": cfg.objective, "value": results.get(cfg.objective)},
@@ -166,6 +169,7 @@ def train(cfg: DictConfig) -> dict:
 @reported
 def main(cfg: DictConfig) -> float | None:
     keep_freed_memory()
+    quiet_third_party_output()
     try:
         metrics = train(cfg)
     except Exception as err:

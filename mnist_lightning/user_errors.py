@@ -19,8 +19,9 @@ PACKAGE = Path(__file__).resolve().parent
 HYDRA = Path(sys.modules[InstantiationException.__module__].__file__ or "").resolve().parent
 USAGE_EXIT = 2  # as argparse and most command-line tools: the command was asked for something it cannot do
 # The kinds of error this package raises for a bad setting, a missing or unreadable file, a failed run the user can
-# mend (a NaN loss) or missing data. Raised elsewhere (inside numpy or torch), the same kinds are bugs.
-USER_ERRORS = (ValueError, OSError, FloatingPointError, MnistDataError)
+# mend (a NaN loss), missing data or a missing optional package. Raised elsewhere (inside numpy or torch), the same
+# kinds are bugs.
+USER_ERRORS = (ValueError, OSError, FloatingPointError, MnistDataError, ModuleNotFoundError)
 
 
 def innermost_frame_file(traceback: TracebackType | None) -> Path | None:

@@ -62,7 +62,7 @@ def tiny_run(tmp_path_factory) -> Path:
 
     def make(folder: Path) -> None:
         (folder / "outputs").mkdir()
-        train_run(folder / "outputs" / "run", *TINY_RUN, "regularizer.dropout=0.3")
+        train_run(folder / "outputs" / "run", *TINY_RUN, "regularizer.dropout=0.3", "logger=[tensorboard,csv]")
 
     return made_once(tmp_path_factory, "tiny", make) / "outputs" / "run"
 

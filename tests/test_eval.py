@@ -14,7 +14,7 @@ from mnist_lightning.user_errors import user_error
 def test_eval_reports_the_same_test_accuracy(tiny_run, tmp_path):
     metrics = read_json(tiny_run / "metrics.json")
     eval_dir = tmp_path / "eval"
-    run_module(
+    result = run_module(
         "mnist_lightning.eval", f"ckpt_path={metrics['best_checkpoint']}", f"hydra.run.dir={eval_dir}", cwd=tmp_path
     )
     report = read_json(eval_dir / "eval.json")
@@ -26,6 +26,8 @@ def test_eval_reports_the_same_test_accuracy(tiny_run, tmp_path):
         and report["test/ece_uncalibrated"] == metrics["test/ece_uncalibrated"]
     )
     assert report["provenance"]["code"] == metrics["provenance"]["code"]  # the same code scored it
+    said = result.stdout + result.stderr
+    assert "Tip:" not in said and "is deprecated" not in said  # no advertisements or third-party deprecations
 
 
 def test_eval_scores_a_checkpoint_of_release_0_1_0(tmp_path):

@@ -156,11 +156,11 @@ def test_non_editable_install_trains_offline_from_anywhere(tmp_path, cache_dir):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target), "MNIST_LIGHTNING_CACHE": str(tmp_path / "fresh_cache")}
+    scripts = ("train", "eval", "predict", "export", "serve", "robustness")
+    assert all(os.access(target / "bin" / f"mnist-{name}", os.X_OK) for name in scripts)  # the console commands
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "mnist_lightning.train",
+            str(target / "bin" / "mnist-train"),
             "trainer=debug",
             "trainer.enable_progress_bar=false",
             f"hydra.run.dir={elsewhere / 'run'}",
@@ -175,6 +175,18 @@ def test_non_editable_install_trains_offline_from_anywhere(tmp_path, cache_dir):
     assert f"path: {target / 'mnist_lightning' / 'conf'}\n" in (elsewhere / "run" / ".hydra" / "hydra.yaml").read_text()
     assert (tmp_path / "fresh_cache" / "train-images-idx3-ubyte").is_file()  # unpacked from the installed bundle
     assert read_json(elsewhere / "run" / "metrics.json")["test/acc"] >= 0
+    # Scored again by the console command, into the folder its module name gives (outputs/eval/<date>/<time>).
+    best = read_json(elsewhere / "run" / "metrics.json")["best_checkpoint"]
+    scored = subprocess.run(
+        [str(target / "bin" / "mnist-eval"), f"ckpt_path={best}", "trainer.enable_progress_bar=false"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert scored.returncode == 0, scored.stderr
+    (report,) = (elsewhere / "outputs" / "eval").glob("*/*/eval.json")
+    assert read_json(report)["checkpoint"] == str(Path(best).resolve()) and read_json(report)["test/acc"] >= 0
 
 
 def test_benchmark_quick_runs_and_reports_every_row(tmp_path):

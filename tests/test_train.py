@@ -44,6 +44,17 @@ def test_run_writes_checkpoints_config_metrics(tiny_run):
         for name in ("confusion_matrix", "mistakes", "per_class_accuracy", "reliability")
     )
     assert "dropout: 0.3" in (tiny_run / ".hydra" / "config.yaml").read_text()
+    # The settings tree printed at the start, resolved (the run folder itself, not an interpolation).
+    tree = (tiny_run / "config_tree.txt").read_text()
+    assert "├── regularizer" in tree and "dropout: 0.3" in tree and f"default_root_dir: {tiny_run}" in tree
+
+
+def test_several_loggers_each_keep_their_record(tiny_run):
+    """logger=[tensorboard,csv]: TensorBoard's event files (test_tensorboard_has_scalars_and_hparams) and the CSV."""
+    with open(tiny_run / "csv" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    test_acc = [float(row["test/acc"]) for row in rows if row["test/acc"]]
+    assert test_acc == pytest.approx([read_json(tiny_run / "metrics.json")["test/acc"]])
 
 
 def test_metrics_json_names_the_code_and_hardware_that_produced_it(tiny_run):
@@ -214,3 +225,27 @@ def test_a_sweep_by_the_submitit_launcher_runs_every_job_and_summarizes_a_bad_po
     assert rows[0]["status"].startswith("failed: ValueError: regularizer.dropout must be in [0, 1)")
     assert rows[1]["status"] == "ok" and float(rows[1]["test_acc"]) >= 0  # the job after the bad one still ran
     assert "1 job(s) failed" in result.stderr and (sweep_dir / "0" / "error.txt").is_file()
+
+
+def _last_train_accuracy(run_dir: Path) -> float:
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        return [float(row["train/acc"]) for row in csv.DictReader(f) if row["train/acc"]][-1]
+
+
+@pytest.mark.parametrize(
+    "preset, shorter, shows",
+    [
+        ("overfit", "trainer.max_epochs=10", lambda run: _last_train_accuracy(run) >= 0.99),  # memorized
+        (
+            "profiler",
+            "trainer.limit_train_batches=5",
+            lambda run: "run_training_batch" in (run / "fit-profile.txt").read_text(),
+        ),
+        ("limit", "trainer.max_epochs=1", lambda run: read_json(run / "metrics.json")["test/images"] == 1000),
+        ("anomaly", "trainer.limit_train_batches=3", lambda run: (run / "metrics.json").is_file()),
+    ],
+)
+def test_each_debug_preset_runs_and_shows_what_it_is_for(tmp_path, preset, shorter, shows):
+    run_dir = tmp_path / preset
+    train_in_process(run_dir, f"debug={preset}", "logger=csv", shorter)
+    assert shows(run_dir)

@@ -6,15 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.loggers import TensorBoardLogger
-from PIL import Image
 
 from mnist_lightning.data.datamodule import MNISTDataModule
 from mnist_lightning.inference.checkpoint import load_classifier
 from mnist_lightning.inference.ensemble import Ensemble, average_probabilities
+from mnist_lightning.reporting.loggers import log_pictures, log_results
 from mnist_lightning.reporting.mistakes import PICTURES, mistake_pictures
 
 
@@ -46,17 +44,16 @@ def score_checkpoint(
     results["test/acc"] = accuracy(logits, labels)
     if not trainer.is_global_zero:
         return results
-    if trainer.logger:
-        trainer.logger.log_metrics({"test/loss": results["test/loss"], "test/acc": results["test/acc"]})
+    log_results(
+        trainer.loggers, {"test/loss": results["test/loss"], "test/acc": results["test/acc"]}, trainer.global_step
+    )
     temperature = model.hparams.temperature
     calibrated = torch.softmax(logits / temperature, dim=1)
     # As trained, to show what the temperature changed; None when there is no temperature.
     uncalibrated = torch.softmax(logits, dim=1) if temperature != 1 else None
     results.update(mistake_pictures(calibrated, labels, images, pictures_dir, uncalibrated))
-    if pictures_dir is not None and isinstance(trainer.logger, TensorBoardLogger):
-        for name in PICTURES:
-            picture = np.asarray(Image.open(pictures_dir / f"{name}.png").convert("RGB"))
-            trainer.logger.experiment.add_image(f"test/{name}", picture, dataformats="HWC")
+    if pictures_dir is not None:
+        log_pictures(trainer.loggers, {f"test/{name}": pictures_dir / f"{name}.png" for name in PICTURES})
     return results
 
 

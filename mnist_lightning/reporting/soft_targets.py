@@ -10,7 +10,8 @@ from typing import Protocol, cast
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
+
+from mnist_lightning.reporting.loggers import log_pictures
 
 SHOWN = 6  # digits in the picture: of a batch, those the teachers find most like another digit
 CANDIDATES = 512
@@ -51,11 +52,7 @@ class SoftTargetsPicture(L.Callback):
         )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         figure.savefig(self.run_dir / "soft_targets.png", dpi=100)
-        if isinstance(trainer.logger, TensorBoardLogger):
-            figure.canvas.draw()
-            trainer.logger.experiment.add_image(
-                "train/soft_targets", np.asarray(figure.canvas.buffer_rgba())[..., :3], dataformats="HWC"
-            )
+        log_pictures(trainer.loggers, {"train/soft_targets": self.run_dir / "soft_targets.png"})
         import matplotlib.pyplot as plt
 
         plt.close(figure)

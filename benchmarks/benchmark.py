@@ -15,6 +15,8 @@ absolute times are not comparable across runs or machines.
                images and one image (the latency a web page or an app sees)
   distillation a training step of experiment=mlp_distill's student alone, and with one experiment=cnn_teacher
                teacher run by PyTorch or by onnxruntime (what a student run does on a CPU)
+  compile      the default MLP's and CNN's training epoch eager and with compile=true (torch.compile), one
+               fit each; the compilation's cost from an empty cache; both over the whole default run
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -56,7 +59,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # the emulation, not the project. Such a CPU runs the quick recipe in fp32 and skips the bf16 comparison.
 BF16 = cpu_has_bf16()
 QUICK_RECIPE = ("experiment=mlp_quick",) if BF16 else ("experiment=mlp_quick", "trainer.precision=32-true")
-SECTIONS = ("throughput", "time_to_98", "augment", "precision", "inference", "distillation")
+SECTIONS = ("throughput", "time_to_98", "augment", "precision", "inference", "distillation", "compile")
 NO_AUGMENT = (
     "regularizer.augment.rotate_deg=0",
     "regularizer.augment.translate=0",
@@ -116,6 +119,7 @@ class TestAccuracyPerEpoch(L.Callback):
 def lightning_fit(cfg: DictConfig, dm: MNISTDataModule, callbacks: list, **trainer_overrides) -> L.LightningModule:
     L.seed_everything(cfg.seed)
     model = instantiate(cfg.classifier, mean=dm.mean, std=dm.std)
+    trainable = torch.compile(model) if cfg.compile else model  # as train.py does
     trainer = instantiate(
         cfg.trainer,
         logger=False,
@@ -126,7 +130,7 @@ def lightning_fit(cfg: DictConfig, dm: MNISTDataModule, callbacks: list, **train
         callbacks=callbacks,
         **trainer_overrides,
     )
-    trainer.fit(model, datamodule=dm)
+    trainer.fit(trainable, datamodule=dm)
     return model
 
 
@@ -381,6 +385,35 @@ def distillation_step(repeats: int) -> dict:
     return {f"{name}_step_ms": 1000 * statistics.median(measured) for name, measured in times.items()}
 
 
+def compile_comparison(model_name: str, batches: int, epochs: int) -> dict:
+    """Training epoch time of the default recipe (`batches` steps of 512), eager and with compile=true's
+    torch.compile, one fit each in this process (a compiled model is compiled once and then trained, as in a real
+    run; fits that each build a new model recompile); the compilation's own cost (the compiled first epoch beyond
+    an eager first epoch, from an empty compilation cache, as a first run pays); and both over the whole default run."""
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor_")
+    step_s, beyond_steps = {}, {}
+    for name in ("eager", "compiled"):
+        cfg = config(f"model={model_name}", f"compile={'true' if name == 'compiled' else 'false'}")
+        clock = EpochClock()
+        lightning_fit(
+            cfg, datamodule_for(cfg), [clock], max_epochs=epochs + 1, limit_train_batches=batches, limit_val_batches=0
+        )
+        step_s[name] = statistics.median(clock.seconds[1:]) / batches
+        beyond_steps[name] = clock.seconds[0] - batches * step_s[name]
+    compile_s = beyond_steps["compiled"] - beyond_steps["eager"]
+    run_steps = cfg.trainer.max_epochs * -(-(60_000 - cfg.data.val_size) // cfg.data.batch_size)
+    return {
+        "model": model_name,
+        "eager_step_ms": 1000 * step_s["eager"],
+        "compiled_step_ms": 1000 * step_s["compiled"],
+        "step_ratio": step_s["compiled"] / step_s["eager"],
+        "compile_s": compile_s,
+        "whole_run_steps": run_steps,
+        "whole_run_eager_s": run_steps * step_s["eager"],
+        "whole_run_compiled_s": compile_s + run_steps * step_s["compiled"],
+    }
+
+
 def hardware() -> str:
     return f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
 
@@ -450,6 +483,17 @@ def markdown(r: dict) -> str:
             f"{d['onnxruntime_step_ms']:.0f} ms (student alone {d['none_step_ms']:.0f} ms) | teacher on PyTorch "
             f"{d['pytorch_step_ms']:.0f} ms | {d['pytorch_step_ms'] / d['onnxruntime_step_ms']:.2f}x PyTorch's speed |"
         )
+    for c in r.get("compile", []):
+        lines.append(
+            f"| {c['model'].upper()} training step with `compile=true` (default recipe, batch 512) | "
+            f"{c['compiled_step_ms']:.1f} ms, after {c['compile_s']:.0f} s compiling | eager "
+            f"{c['eager_step_ms']:.1f} ms | {c['step_ratio']:.2f} of eager time |"
+        )
+        lines.append(
+            f"| the whole default {c['model'].upper()} run's training ({c['whole_run_steps']:,} steps), compiled | "
+            f"{c['whole_run_compiled_s']:.0f} s | eager {c['whole_run_eager_s']:.0f} s | "
+            f"{c['whole_run_compiled_s'] / c['whole_run_eager_s']:.2f} of eager time |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -473,6 +517,10 @@ def main() -> None:
         "precision": lambda: precision_comparison(epochs=1 if args.quick else 3),
         "inference": lambda: inference(repeats=3 if args.quick else 9),
         "distillation": lambda: distillation_step(repeats=2 if args.quick else 6),
+        "compile": lambda: [
+            compile_comparison("mlp", batches, epochs=2 if args.quick else 5),
+            compile_comparison("cnn", batches // 4, epochs=2 if args.quick else 3),
+        ],
     }
     command = " ".join(
         [

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import lightning as L
 import pytest
+import torch
 
-from helpers import CHANGES, REPO, TINY_RUN, picture, read_json, run_module, train_run
+from helpers import CHANGES, REPO, TINY_RUN, picture, read_json, run_module, train_in_process, train_run
 from mnist_lightning.data.datamodule import MNISTDataModule
 from mnist_lightning.evaluation.scoring import score_checkpoint
+from mnist_lightning.inference.checkpoint import load_classifier
 from mnist_lightning.training.precision import cpu_has_bf16
 
 pytestmark = pytest.mark.slow
@@ -256,3 +258,12 @@ def test_an_optuna_search_killed_half_way_resumes_to_the_requested_number_of_tri
     assert (search_dir / "optuna.db").is_file() and "best_value" in (
         search_dir / "optimization_results.yaml"
     ).read_text()
+
+
+def test_a_compiled_run_trains_and_saves_a_plain_checkpoint(tmp_path):
+    """compile=true (torch.compile; about half a minute of compiling on a CPU): the checkpoint holds the plain
+    network's weights, which load without compiling."""
+    metrics = train_in_process(tmp_path / "run", "compile=true", "trainer=debug", "model.hidden_sizes=[32]")
+    state = torch.load(metrics["best_checkpoint"], weights_only=True)["state_dict"]
+    assert not any("_orig_mod" in key for key in state) and 0 <= metrics["test/acc"] <= 1
+    assert load_classifier(metrics["best_checkpoint"]).hparams.backbone["hidden_sizes"] == [32]

@@ -13,7 +13,7 @@ PACKAGE = REPO / "mnist_lightning"
 # Top to bottom. A module may import from its own package and from any layer below its own, never from its own
 # layer's other packages or from above.
 LAYERS = [
-    {"train", "eval", "predict", "export", "serve", "robustness"},  # entry points: compose and run
+    {"train", "eval", "predict", "export", "serve", "robustness", "lr_find"},  # entry points: compose and run
     {"user_errors"},  # how the entry points report a user's mistake
     {"training", "evaluation", "web", "realworld"},
     {"inference"},

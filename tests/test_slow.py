@@ -158,7 +158,7 @@ def test_non_editable_install_trains_offline_from_anywhere(tmp_path, cache_dir):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target), "MNIST_LIGHTNING_CACHE": str(tmp_path / "fresh_cache")}
-    scripts = ("train", "eval", "predict", "export", "serve", "robustness")
+    scripts = ("train", "eval", "predict", "export", "serve", "robustness", "lr-find")
     assert all(os.access(target / "bin" / f"mnist-{name}", os.X_OK) for name in scripts)  # the console commands
     result = subprocess.run(
         [

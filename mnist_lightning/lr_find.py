@@ -29,7 +29,6 @@ import json
 import math
 import shlex
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import hydra
@@ -42,16 +41,24 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.inference.checkpoint import describe
+from mnist_lightning.reporting.lr_find_plot import plot
 from mnist_lightning.reporting.provenance import provenance
 from mnist_lightning.reporting.quiet import quiet_third_party_output
 from mnist_lightning.training.allocator import keep_freed_memory
+from mnist_lightning.training.lr_range import (
+    SKIP_BEGIN,
+    SKIP_END,
+    STOP_WINDOW,
+    BatchLosses,
+    lowest_point,
+    reach,
+    smoothed,
+    steepest_descent,
+)
 from mnist_lightning.training.precision import warn_if_bf16_is_emulated
 from mnist_lightning.user_errors import reported
 
-MIN_STEPS = 20  # the suggestion leaves out the first SKIP_BEGIN and last SKIP_END points, as Lightning's does
-SKIP_BEGIN, SKIP_END = 10, 1
-SMOOTHING_DECADES = 0.2  # the curve at lr averages the batches trained within a fifth of a decade of it, either side
-STOP_WINDOW = 3  # batches whose mean loss the early stop compares
+MIN_STEPS = SKIP_BEGIN + 10  # the suggestion needs a curve after the first SKIP_BEGIN points
 
 
 def check_settings(settings: DictConfig) -> None:
@@ -74,139 +81,10 @@ def check_settings(settings: DictConfig) -> None:
         )
 
 
-def reach(lrs: list[float]) -> int:
-    """How many points either side the curve averages: those within SMOOTHING_DECADES, and at least one."""
-    decades = math.log10(lrs[-1] / lrs[0]) if len(lrs) > 1 else 0.0
-    return max(1, round(SMOOTHING_DECADES * (len(lrs) - 1) / decades)) if decades > 0 else 1
-
-
-def smoothed(lrs: list[float], losses: list[float]) -> list[float]:
-    """Each point's loss averaged with those of its neighbours, `reach(lrs)` either side (fewer at the ends),
-    leaving out losses that are not finite; a point whose own loss is not finite stays NaN. Centred, so the curve
-    does not trail the batch losses the way a running average does."""
-    half = reach(lrs)
-    out = []
-    for i in range(len(losses)):
-        window = [v for v in losses[max(0, i - half) : i + half + 1] if math.isfinite(v)]
-        out.append(sum(window) / len(window) if math.isfinite(losses[i]) else math.nan)
-    return out
-
-
-def lowest_point(losses: list[float]) -> int | None:
-    finite = [i for i, loss in enumerate(losses) if math.isfinite(loss)]
-    return min(finite, key=losses.__getitem__) if finite else None
-
-
-def steepest_descent(lrs: list[float], losses: list[float]) -> int | None:
-    """The index of the point where `losses` falls fastest against log10(lr), among the finite points from the
-    SKIP_BEGIN-th to the lowest one (a fall after the blow-up, of a network already wrecked, is no guide), and
-    before the last SKIP_END; None when fewer than 2 are left."""
-    lowest = lowest_point(losses)
-    end = len(losses) - SKIP_END if lowest is None else min(len(losses) - SKIP_END, lowest + 1)
-    candidates = [i for i in range(SKIP_BEGIN, end) if math.isfinite(losses[i])]
-    if len(candidates) < 2:
-        return None
-    log_lrs = torch.tensor([math.log10(lrs[i]) for i in candidates], dtype=torch.float64)
-    values = torch.tensor([losses[i] for i in candidates], dtype=torch.float64)
-    slopes = torch.gradient(values, spacing=(log_lrs,))[0]
-    return candidates[int(torch.argmin(slopes))]
-
-
-class BatchLosses(list):
-    """Each training batch's loss, as the model's training_step returns it (the Tuner keeps only its own running
-    average, and runs no callback but its own while it sweeps). It also ends the sweep: once the mean of the last
-    STOP_WINDOW losses exceeds `threshold` times the lowest such mean (None: never), or a loss is not finite."""
-
-    def __init__(self, model: L.LightningModule, threshold: float | None):
-        super().__init__()
-        self.threshold, self.lowest = threshold, math.inf
-        training_step: Callable = model.training_step
-
-        def recorded(*args, **kwargs):
-            try:
-                loss = training_step(*args, **kwargs)
-            except FloatingPointError:  # the module's own check: the loss is inf or NaN at this rate
-                self.append(math.nan)
-                model.trainer.should_stop = True
-                return None  # Lightning skips the optimizer step; the Tuner records a NaN point
-            self.append(float(loss.detach()))
-            if len(self) >= STOP_WINDOW:
-                recent = sum(self[-STOP_WINDOW:]) / STOP_WINDOW
-                self.lowest = min(self.lowest, recent)
-                if self.threshold is not None and recent > self.threshold * self.lowest:
-                    model.trainer.should_stop = True
-            return loss
-
-        model.training_step = recorded  # type: ignore[method-assign]
-
-
 def train_command(lr: float, overrides: list[str]) -> str:
     """The training command with this run's own overrides, its optimizer.lr replaced by `lr`."""
     kept = [o for o in overrides if not o.lstrip("+~").startswith(("lr_find.", "lr_find=", "optimizer.lr="))]
     return " ".join(["python -m mnist_lightning.train", f"optimizer.lr={lr:.2g}", *map(shlex.quote, kept)])
-
-
-def plot(report: dict, title: str, path: Path) -> None:
-    """Loss against learning rate on a log axis: each batch's loss, the smoothed curve, the suggestion and the
-    configured optimizer.lr. The y axis ends a little above the first batches' losses, so that the blow-up at the
-    largest rates does not squash the part of the curve that matters."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
-
-    points = report["points"]
-    lrs = [p["lr"] for p in points]
-    raw = [math.nan if p["batch_loss"] is None else p["batch_loss"] for p in points]
-    smooth = [math.nan if p["loss"] is None else p["loss"] for p in points]
-    finite = [v for v in raw + smooth if math.isfinite(v)]
-    start = [v for v in raw[:SKIP_BEGIN] if math.isfinite(v)] or finite
-
-    fig, ax = plt.subplots(figsize=(8.5, 5.2))
-    ax.plot(lrs, raw, color="0.7", linewidth=0.8, label="loss of each batch")
-    ax.plot(
-        lrs,
-        smooth,
-        color="tab:blue",
-        linewidth=2,
-        label=f"averaged over ±{report['smoothing']['decades_either_side']:.2g} decades of lr",
-    )
-    ax.set_xscale("log")
-    configured = report["configured_lr"]
-    ax.axvline(
-        configured, color="0.25", linestyle=":", linewidth=1.5, label=f"configured optimizer.lr = {configured:g}"
-    )
-    if report["lowest_loss"] is not None:
-        low = report["lowest_loss"]
-        ax.plot(
-            low["lr"], low["loss"], "v", color="tab:green", markersize=9, label=f"lowest loss, at lr {low['lr']:.2g}"
-        )
-    if report["suggestion"] is not None:
-        lr, loss = report["suggestion"], report["suggestion_loss"]
-        ax.axvline(lr, color="tab:red", linestyle="--", linewidth=1.2)
-        ax.plot(lr, loss, "o", color="tab:red", markersize=9, label=f"suggestion: steepest descent, lr {lr:.2g}")
-        ax.annotate(
-            f"suggested lr = {lr:.2g}",
-            (lr, loss),
-            xytext=(-12, -28),
-            textcoords="offset points",
-            ha="right",
-            color="tab:red",
-            fontsize=11,
-            fontweight="bold",
-        )
-    top = min(max(finite), 1.15 * max(start))
-    bottom = min(finite)
-    ax.set_ylim(bottom - 0.05 * (top - bottom), top + 0.05 * (top - bottom))
-    ax.set_xlim(report["range"]["min_lr"], report["range"]["max_lr"])
-    ax.set_xlabel("learning rate (log scale; one batch per rate)")
-    ax.set_ylabel("training loss")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, which="major", color="0.9")
-    ax.legend(loc="lower left", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def find_lr(cfg: DictConfig) -> dict:

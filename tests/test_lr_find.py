@@ -8,7 +8,8 @@ import math
 import pytest
 
 from helpers import compose_config, read_json
-from mnist_lightning.lr_find import find_lr, smoothed, steepest_descent, summary
+from mnist_lightning.lr_find import find_lr, summary
+from mnist_lightning.training.lr_range import smoothed, steepest_descent
 from mnist_lightning.user_errors import user_error
 
 STEPS = 20

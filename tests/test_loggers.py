@@ -51,6 +51,6 @@ def test_without_a_logger_a_run_keeps_its_own_record(tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed here")
 def test_a_logger_whose_package_is_missing_names_the_extra_to_install():
     with pytest.raises(
-        ModuleNotFoundError, match=r"logger=wandb needs the wandb package: pip install 'mnist_lightning\[wandb\]'"
+        ModuleNotFoundError, match=r"logger=wandb needs the wandb package: `pip install -e '\.\[wandb\]'`"
     ):
         loggers_from({"wandb": {"_target_": "lightning.pytorch.loggers.WandbLogger", "offline": True}})

@@ -29,8 +29,8 @@ def loggers_from(configs: Mapping | None) -> list[Logger]:
                 raise
             extra = EXTRAS.get(str(config["_target_"]).rsplit(".", 1)[-1], name)
             raise ModuleNotFoundError(
-                f"logger={name} needs the {extra} package: pip install 'mnist_lightning[{extra}]' "
-                "(or use logger=tensorboard, logger=csv or logger=none, which need nothing more)."
+                f"logger={name} needs the {extra} package: `pip install -e '.[{extra}]'` in the project's folder (or "
+                f"`pip install {extra}`), or use logger=tensorboard, logger=csv or logger=none, which need nothing more."
             ) from err
     return loggers
 

@@ -34,7 +34,6 @@ from mnist_lightning import CONFIG_DIR
 from mnist_lightning.evaluation.calibration import NOT_CALIBRATED, calibrate_checkpoint
 from mnist_lightning.evaluation.scoring import score_checkpoint, within_limit
 from mnist_lightning.inference.checkpoint import check_same_architecture, read_checkpoint
-from mnist_lightning.inference.ensemble import expand
 from mnist_lightning.reporting.config_tree import show_config
 from mnist_lightning.reporting.loggers import finish, log_results, log_settings, loggers_from
 from mnist_lightning.reporting.provenance import provenance
@@ -43,6 +42,7 @@ from mnist_lightning.reporting.sweep_summary import record_failure
 from mnist_lightning.training.allocator import keep_freed_memory
 from mnist_lightning.training.objective import check_objective
 from mnist_lightning.training.precision import warn_if_bf16_is_emulated
+from mnist_lightning.training.teachers import Teachers
 from mnist_lightning.user_errors import reported
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,8 @@ def train(cfg: DictConfig) -> dict:
     trainer.fit(trainable, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     train_seconds = time.perf_counter() - start  # with distillation, the teachers' forward passes included
 
-    teacher_files = expand(cfg.distillation.teachers) if cfg.distillation else []
+    # The files the teachers were loaded from, not the patterns globbed again: new files may match them by now.
+    teacher_files = [file for callback in callbacks if isinstance(callback, Teachers) for file in callback.files]
     checkpoint = chosen_checkpoint(trainer, run_dir)
     calibration = calibrate(trainer, datamodule, checkpoint)
     results = score_checkpoint(

@@ -9,7 +9,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from mnist_lightning.data.datamodule import MNISTDataModule
+from mnist_lightning.data.datamodule import InMemoryDataset, MNISTDataModule
 from mnist_lightning.inference.checkpoint import load_classifier
 from mnist_lightning.inference.ensemble import Ensemble, average_probabilities
 from mnist_lightning.reporting.loggers import log_pictures, log_results
@@ -31,9 +31,7 @@ def score_checkpoint(
     results: dict[str, Any] = {}
     if validate:
         results.update(trainer.validate(model, datamodule=datamodule)[0])
-    datamodule.setup("test")
-    test_set = datamodule.test_set
-    assert test_set is not None, "setup('test') loads it"
+    test_set = official_test_set(datamodule)
     count = within_limit(len(test_set), trainer.limit_test_batches, datamodule.eval_batch_size)
     images, labels = test_set.images[:count], test_set.labels[:count]
     logits = model.to(trainer.strategy.root_device).logits(images.float().div(255)).cpu()
@@ -60,10 +58,8 @@ def score_checkpoint(
 def score_ensemble(ensemble: Ensemble, datamodule: MNISTDataModule, pictures_dir: Path) -> dict:
     """Official-test metrics of an ensemble (its members' calibrated probabilities averaged) and of each member
     alone, with pictures of the ensemble's mistakes in `pictures_dir`."""
-    datamodule.prepare_data()
-    datamodule.setup("test")
-    test_set = datamodule.test_set
-    assert test_set is not None, "setup('test') loads it"
+    datamodule.prepare_data()  # training did it for score_checkpoint; eval's datamodule is new
+    test_set = official_test_set(datamodule)
     images, labels = test_set.images.cpu(), test_set.labels.cpu()
     each = ensemble.member_log_probabilities(images.float().div(255))
     log_probabilities = average_probabilities(each)
@@ -76,6 +72,13 @@ def score_ensemble(ensemble: Ensemble, datamodule: MNISTDataModule, pictures_dir
     }
     results.update(mistake_pictures(log_probabilities.exp(), labels, images, pictures_dir))
     return results
+
+
+def official_test_set(datamodule: MNISTDataModule) -> InMemoryDataset:
+    """The 10,000 official test images, loaded from the cache prepare_data verified."""
+    datamodule.setup("test")
+    assert datamodule.test_set is not None, "setup('test') loads it"
+    return datamodule.test_set
 
 
 def within_limit(images: int, limit: int | float | None, batch_size: int) -> int:

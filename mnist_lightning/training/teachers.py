@@ -20,7 +20,11 @@ from mnist_lightning.inference.onnx_classifier import OnnxClassifier
 
 class Teachers(L.Callback):
     """Loads the teachers that the student's `distillation.teachers` names, as one Ensemble on the student's device,
-    and hands them to it (`pl_module.teacher`). Does nothing for a student without distillation."""
+    and hands them to it (`pl_module.teacher`). Does nothing for a student without distillation. `files`: the
+    teachers' files as loaded (the run records them)."""
+
+    def __init__(self) -> None:
+        self.files: list[Path] = []
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         distillation = pl_module.hparams.get("distillation")
@@ -39,6 +43,7 @@ class Teachers(L.Callback):
         teacher = on_onnxruntime(teacher) if pl_module.device.type == "cpu" else teacher.to(pl_module.device)
         datamodule = trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning at run time, not declared
         warn_if_teachers_saw_the_holdout(teacher.files, getattr(datamodule, "val_size", 0))
+        self.files = teacher.files
         pl_module.teacher = teacher
         pl_module.teacher_in_bf16 = teacher_in_bf16(pl_module.device)
 

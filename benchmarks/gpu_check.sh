@@ -71,8 +71,8 @@ done
 LABEL=$("$PY" -c '
 import os, sys
 from PIL import Image, ImageOps
-from mnist_lightning.data.mnist_files import load_split
-images, labels = load_split(train=False, cache_dir=os.environ.get("MNIST_LIGHTNING_CACHE", "~/.cache/mnist_lightning"))
+from mnist_lightning.data.idx_files import MNIST, load_split
+images, labels = load_split(MNIST, train=False, cache_dir=os.environ.get("MNIST_LIGHTNING_CACHE", "~/.cache/mnist_lightning"))
 ImageOps.invert(Image.fromarray(images[0].numpy()).resize((280, 280), Image.BICUBIC)).save(sys.argv[1])
 print(int(labels[0]))' "$RUN/digit.png")
 echo "== serve $MODEL on port $PORT: POST /predict $RUN/digit.png (a $LABEL)"

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx2 as httpx
 from PIL import Image, ImageOps
 
-from mnist_lightning.data.mnist_files import load_split
+from mnist_lightning.data.idx_files import MNIST, load_split
 from mnist_lightning.inference.checkpoint import newest_checkpoint
 from mnist_lightning.reporting.provenance import cpu_model
 
@@ -35,7 +35,7 @@ CACHE = Path(os.environ.get("MNIST_LIGHTNING_CACHE", "~/.cache/mnist_lightning")
 
 def uploads(count: int, cache_dir: Path) -> list[tuple[bytes, int]]:
     """`count` different test digits as the page sends them: 280x280 PNGs, dark ink on white."""
-    images, labels = load_split(train=False, cache_dir=cache_dir)
+    images, labels = load_split(MNIST, train=False, cache_dir=cache_dir)
     made = []
     for i in range(count):
         picture = ImageOps.invert(Image.fromarray(images[i].numpy()).resize((280, 280), Image.BICUBIC))

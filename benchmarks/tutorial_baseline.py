@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from mnist_lightning.data.mnist_files import ALL_FILES
+from mnist_lightning.data.idx_files import MNIST, ROLES, verified_bytes
 
 
 def run_tutorial(cache_dir: Path, max_epochs: int, target: float) -> list[tuple[float, float]]:
@@ -25,8 +25,9 @@ def run_tutorial(cache_dir: Path, max_epochs: int, target: float) -> list[tuple[
     root = Path(tempfile.mkdtemp(prefix="tutorial_mnist_"))
     raw = root / "MNIST" / "raw"  # where torchvision looks for the unpacked IDX files
     raw.mkdir(parents=True)
-    for spec in ALL_FILES:
-        (raw / spec.name).symlink_to(Path(cache_dir) / spec.name)
+    for role in ROLES:
+        verified_bytes(MNIST, role, cache_dir)  # unpacked and checked into <cache_dir>/mnist/
+        (raw / MNIST.files[role]).symlink_to(MNIST.home(cache_dir) / MNIST.files[role])
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
     train_loader = DataLoader(datasets.MNIST(str(root), train=True, transform=transform), batch_size=64, shuffle=True)
     test_loader = DataLoader(datasets.MNIST(str(root), train=False, transform=transform), batch_size=1000)

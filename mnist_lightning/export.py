@@ -20,12 +20,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
-from mnist_lightning.data.mnist_files import load_split
+from mnist_lightning.data.idx_files import IdxDataset, load_split
 from mnist_lightning.inference.checkpoint import classifier_from, describe, model_to_use, read_checkpoint
 from mnist_lightning.inference.exporting import onnx_model, parity, with_metadata
-from mnist_lightning.inference.model_card import describe_training, run_metrics
+from mnist_lightning.inference.model_card import check_same_data, describe_training, run_metrics, trained_on
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
-from mnist_lightning.inference.onnx_contract import CLASS_NAMES, INPUT_CONTRACT, OUTPUT_CONTRACT
+from mnist_lightning.inference.onnx_contract import INPUT_CONTRACT, OUTPUT_CONTRACT
 from mnist_lightning.reporting.provenance import code_version
 from mnist_lightning.user_errors import reported
 
@@ -45,8 +45,10 @@ def export(cfg: DictConfig) -> dict:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     output = Path(cfg.output).expanduser() if cfg.output else run_dir / "model.onnx"
 
+    data, dataset = trained_on(classifier), IdxDataset.from_config(cfg.data.dataset)
+    check_same_data(data, dataset, ckpt_path)
     model = onnx_model(classifier)
-    images, labels = load_split(train=False, cache_dir=cfg.data.cache_dir)
+    images, labels = load_split(dataset, train=False, cache_dir=cfg.data.cache_dir)
     pixels = images.float().div(255)
     # The PyTorch side computes exactly what the file should: logits / temperature, the classifier in eval mode.
     reference = classifier.logits(pixels) / classifier.hparams.temperature
@@ -64,14 +66,16 @@ def export(cfg: DictConfig) -> dict:
         {
             "input": INPUT_CONTRACT,
             "outputs": OUTPUT_CONTRACT,
-            "class_names": CLASS_NAMES,
+            **data,  # dataset, class_names, digits: what the file tells apart, and whether predict may use it
             "model": describe(checkpoint["hyper_parameters"]["backbone"]),
             "normalization": {"mean": classifier.hparams.mean, "std": classifier.hparams.std},
             "temperature": classifier.hparams.temperature,
             "source_checkpoint": ckpt_path.name,  # not its path: a file meant to be shared keeps the exporter's disk out
             "source_checkpoint_sha256": hashlib.sha256(ckpt_path.read_bytes()).hexdigest(),
             "test_accuracy": f"{check['test_accuracy']:.4f}",
-            "test_accuracy_measured": "on the official 10,000-image MNIST test set, by onnxruntime on this file at export",
+            "test_accuracy_measured": (
+                f"on the official {len(labels):,}-image {dataset.title} test set, by onnxruntime on this file at export"
+            ),
             "training": describe_training(checkpoint["hyper_parameters"], run_metrics(ckpt_path)),
             "code_version": code_version(),
         },

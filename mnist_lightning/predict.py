@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.inference.answer import answer
 from mnist_lightning.inference.checkpoint import model_to_use
-from mnist_lightning.inference.loading import load_model
+from mnist_lightning.inference.loading import load_digit_model
 from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_image, viewable
 from mnist_lightning.reporting.contact_sheet import draw_contact_sheet, thumbnail
 from mnist_lightning.user_errors import reported
@@ -53,7 +53,7 @@ def find_inputs(inputs: str | Sequence[str]) -> tuple[list[Path], list[dict]]:
 
 def predict(cfg: DictConfig) -> tuple[list[dict], int]:
     ckpt_path = model_to_use(cfg.ckpt_path, cfg.search_dir)
-    model = load_model(ckpt_path)  # an .onnx file runs on onnxruntime alone
+    model = load_digit_model(ckpt_path, "predict")  # an .onnx file runs on onnxruntime alone
     files, rows = find_inputs(cfg.inputs)
     read, digits, pictures = [], [], []
     for path in files:

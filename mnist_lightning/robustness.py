@@ -28,10 +28,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.classifier.protocol import Classifier
-from mnist_lightning.data.mnist_files import load_split
-from mnist_lightning.data.split import N_TRAIN, split_indices
+from mnist_lightning.data.idx_files import MNIST, load_split
+from mnist_lightning.data.split import split_indices
 from mnist_lightning.inference.checkpoint import model_to_use
-from mnist_lightning.inference.loading import load_model
+from mnist_lightning.inference.loading import load_digit_model
 from mnist_lightning.inference.model_card import model_card, run_metrics
 from mnist_lightning.realworld.mnist_c import CORRUPTIONS, PAPER_TEST_ERROR
 from mnist_lightning.realworld.suites import Group, build_suites
@@ -44,17 +44,18 @@ REAL_INPUTS = ("photos", "drawings", "encodings")  # what people send: the thres
 # MNIST-C, whose corruptions (inverted margins, zigzags over the digit) are stress tests rather than pictures
 BELOW_GRID = [round(0.05 * i, 2) for i in range(6, 20)]  # unsure_below candidates, 0.3 to 0.95
 MARGIN_GRID = [round(0.05 * i, 2) for i in range(0, 11)]  # unsure_margin candidates, 0 to 0.5
+MNIST_TRAIN_IMAGES = 60_000  # the suites are made from MNIST's digits (MNIST-C is defined on them)
 
 
 def split_images(split: str, cache_dir: str, val_size: int, split_seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The official test images, or the validation holdout that training keeps out (the same seeded split)."""
     if split == "test":
-        return load_split(train=False, cache_dir=Path(cache_dir).expanduser())
+        return load_split(MNIST, train=False, cache_dir=cache_dir)
     if split == "val":
         if not val_size:
             raise ValueError("split=val needs a validation holdout: data.val_size must be > 0 (5000 by default).")
-        images, labels = load_split(train=True, cache_dir=Path(cache_dir).expanduser())
-        _, val = split_indices(val_size, split_seed)
+        images, labels = load_split(MNIST, train=True, cache_dir=cache_dir)
+        _, val = split_indices(val_size, split_seed, n=len(images))
         return images[val], labels[val]
     raise ValueError(f"split must be test (reporting) or val (choosing), got {split!r}.")
 
@@ -69,7 +70,7 @@ def refuse_a_model_that_saw_the_holdout(path: Path, val_size: int) -> None:
             "known. If it was (data.val_size=0), its split=val numbers flatter it.",
             path.name,
         )
-    elif trained_on > N_TRAIN - val_size:
+    elif trained_on > MNIST_TRAIN_IMAGES - val_size:
         raise ValueError(
             f"{path.name} was trained on {trained_on:,} images, the validation holdout included: split=val "
             "would score it on pictures of digits it learned. Use a model trained with a holdout "
@@ -139,7 +140,7 @@ def _whole(group: Group) -> bool:
 def robustness(cfg: DictConfig) -> dict:
     started = time.perf_counter()
     path = model_to_use(cfg.ckpt_path, cfg.search_dir)
-    model = load_model(path)
+    model = load_digit_model(path, "robustness")
     card = model_card(path, model)
     if cfg.split == "val":
         refuse_a_model_that_saw_the_holdout(path, cfg.data.val_size)

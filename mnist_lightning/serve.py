@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from mnist_lightning import CONFIG_DIR
 from mnist_lightning.inference.checkpoint import model_to_use
-from mnist_lightning.inference.loading import load_model
+from mnist_lightning.inference.loading import load_digit_model
 from mnist_lightning.inference.model_card import model_card
 from mnist_lightning.user_errors import reported
 from mnist_lightning.web.app import create_app
@@ -30,7 +30,7 @@ def main(cfg: DictConfig) -> None:
         raise ValueError(f"max_upload_mb must be in (0, 100], got {cfg.max_upload_mb}.")
     path = model_to_use(cfg.ckpt_path, cfg.search_dir)
     check_port_free(cfg.host, cfg.port)  # before loading the model: a busy port is found in a moment
-    model = load_model(path)
+    model = load_digit_model(path, "serve")
     if cfg.host not in LOOPBACK:
         print(f"host={cfg.host}: the page and its API are reachable from other machines on the network.")
     app = create_app(

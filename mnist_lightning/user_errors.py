@@ -13,7 +13,7 @@ from typing import Any
 
 from hydra.errors import InstantiationException
 
-from mnist_lightning.data.mnist_files import MnistDataError
+from mnist_lightning.data.idx_files import IdxDataError
 
 PACKAGE = Path(__file__).resolve().parent
 HYDRA = Path(sys.modules[InstantiationException.__module__].__file__ or "").resolve().parent
@@ -21,7 +21,7 @@ USAGE_EXIT = 2  # as argparse and most command-line tools: the command was asked
 # The kinds of error this package raises for a bad setting, a missing or unreadable file, a failed run the user can
 # mend (a NaN loss), missing data or a missing optional package. Raised elsewhere (inside numpy or torch), the same
 # kinds are bugs.
-USER_ERRORS = (ValueError, OSError, FloatingPointError, MnistDataError, ModuleNotFoundError)
+USER_ERRORS = (ValueError, OSError, FloatingPointError, IdxDataError, ModuleNotFoundError)
 
 
 def innermost_frame_file(traceback: TracebackType | None) -> Path | None:

@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 from filelock import FileLock  # noqa: E402
 
 from helpers import TINY_RUN, run_in_process, train_in_process, train_run  # noqa: E402
-from mnist_lightning.data.mnist_files import load_split  # noqa: E402
+from mnist_lightning.data.idx_files import MNIST, load_split  # noqa: E402
 
 
 def made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
@@ -47,12 +47,12 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def train_split(cache_dir):
-    return load_split(train=True, cache_dir=cache_dir)
+    return load_split(MNIST, train=True, cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="session")
 def test_split(cache_dir):
-    return load_split(train=False, cache_dir=cache_dir)
+    return load_split(MNIST, train=False, cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="session")

@@ -15,19 +15,19 @@ from mnist_lightning.data.split import split_indices
 
 
 def test_split_is_disjoint_complete_and_seeded():
-    train, val = split_indices(5000, split_seed=12345)
+    train, val = split_indices(5000, split_seed=12345, n=60000)
     assert len(train) == 55000 and len(val) == 5000
     assert torch.equal(torch.cat([train, val]).sort().values, torch.arange(60000))
     torch.manual_seed(999)  # the global (training) seed must not move the holdout
-    again_train, again_val = split_indices(5000, split_seed=12345)
+    again_train, again_val = split_indices(5000, split_seed=12345, n=60000)
     assert torch.equal(val, again_val) and torch.equal(train, again_train)
-    assert not torch.equal(val, split_indices(5000, split_seed=1)[1])
+    assert not torch.equal(val, split_indices(5000, split_seed=1, n=60000)[1])
 
 
 def test_split_is_identical_in_another_process():
-    code = "from mnist_lightning.data.split import split_indices; print(split_indices(5000, 12345)[1].sum().item(), split_indices(5000, 12345)[1][:5].tolist())"
+    code = "from mnist_lightning.data.split import split_indices; v = split_indices(5000, 12345, 60000)[1]; print(v.sum().item(), v[:5].tolist())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    _, val = split_indices(5000, 12345)
+    _, val = split_indices(5000, 12345, 60000)
     assert out.strip() == f"{val.sum().item()} {val[:5].tolist()}"
 
 
@@ -41,7 +41,7 @@ def test_normalization_over_all_60000_is_the_famous_pair(cache_dir):
 def test_normalization_uses_the_train_split_only(cache_dir, train_split):
     dm = MNISTDataModule(cache_dir=str(cache_dir), val_size=5000, split_seed=7)
     dm.setup("fit")
-    train_idx, val_idx = split_indices(5000, 7)
+    train_idx, val_idx = split_indices(5000, 7, 60000)
     pixels = train_split[0][train_idx].double() / 255
     assert dm.mean == pytest.approx(pixels.mean().item(), abs=1e-9)
     assert dm.std == pytest.approx(pixels.std(correction=0).item(), abs=1e-9)
@@ -56,16 +56,22 @@ def test_normalization_is_cached_per_split_and_can_be_overridden(tmp_path, caplo
         dm.setup("fit")
     assert "(computed)" in caplog.text and "(cached)" in caplog.text
     cached = json.loads((tmp_path / "normalization.json").read_text())
-    assert cached["val_size=1234,split_seed=3"]["mean"] == dm.mean
+    (key,) = cached  # one entry: MNIST's training images (by their md5) and this split
+    assert key.startswith("mnist:") and key.endswith(",val_size=1234,split_seed=3") and cached[key]["mean"] == dm.mean
     given = MNISTDataModule(cache_dir=str(tmp_path), mean=0.5, std=0.25)
     given.setup("fit")
     assert (given.mean, given.std) == (0.5, 0.25)
 
 
-@pytest.mark.parametrize("val_size", [-1, 60000, 1.5, "10"])
+@pytest.mark.parametrize("val_size", [-1, 1.5, "10"])
 def test_bad_val_size_is_refused(val_size):
     with pytest.raises(ValueError, match="data.val_size"):
         MNISTDataModule(val_size=val_size)
+
+
+def test_a_holdout_of_every_training_image_is_refused_once_their_number_is_known(cache_dir):
+    with pytest.raises(ValueError, match=r"data.val_size=60000 would hold out every one of the 60,000 training"):
+        MNISTDataModule(cache_dir=str(cache_dir), val_size=60000).setup("fit")
 
 
 def test_mean_without_std_is_refused():
@@ -77,7 +83,7 @@ def test_batches_are_the_reference_images(cache_dir, train_split, test_split):
     """The tensor pipeline gives exactly pixel/255 of the right images, with the right labels, in batches."""
     dm = MNISTDataModule(cache_dir=str(cache_dir), val_size=5000, eval_batch_size=4096)
     dm.setup(None)
-    _, val_idx = split_indices(5000, 12345)
+    _, val_idx = split_indices(5000, 12345, 60000)
     seen = [dm.on_after_batch_transfer(batch, 0) for batch in dm.val_dataloader()]
     images = torch.cat([x for x, _ in seen])
     labels = torch.cat([y for _, y in seen])

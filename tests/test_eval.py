@@ -63,10 +63,10 @@ def test_eval_of_several_checkpoints_scores_their_ensemble_and_each_member(tiny_
     assert [Path(m["file"]).name for m in report["members"]] == ["a.ckpt", "b.ckpt"]
     assert report["model"].startswith("ensemble of 2: MLP(")
     # The ensemble's own probabilities, averaged by hand from each member's:
-    from mnist_lightning.data.mnist_files import load_split
+    from mnist_lightning.data.idx_files import MNIST, load_split
     from mnist_lightning.inference.checkpoint import load_classifier
 
-    images, labels = load_split(train=False, cache_dir=Path(os.environ["MNIST_LIGHTNING_CACHE"]))
+    images, labels = load_split(MNIST, train=False, cache_dir=Path(os.environ["MNIST_LIGHTNING_CACHE"]))
     x = images.float().div(255)
     averaged = sum(load_classifier(members / name).probabilities(x) for name in ("a.ckpt", "b.ckpt")) / 2
     assert report["test/acc"] == pytest.approx((averaged.argmax(1) == labels).double().mean().item(), abs=1e-4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mnist_lightning.classifier.lightning_module import DIGITS
 from mnist_lightning.reporting.mistakes import PICTURES, calibration_bins, expected_calibration_error, mistake_pictures
 
 
@@ -24,7 +25,7 @@ def test_pictures_and_numbers_of_the_mistakes(tmp_path, test_split):
     images, labels = test_split[0][:500], test_split[1][:500]
     probabilities = torch.nn.functional.one_hot(labels, 10).float() * 0.9 + 0.01
     probabilities[:10] = probabilities[:10].roll(1, dims=1)  # the first 10 predicted as the next digit
-    numbers = mistake_pictures(probabilities, labels, images, tmp_path)
+    numbers = mistake_pictures(probabilities, labels, images, tmp_path, DIGITS)
     wrong_per_class = torch.bincount(labels[:10], minlength=10)
     total_per_class = torch.bincount(labels, minlength=10)
     assert numbers["test/per_class_acc"] == {
@@ -39,7 +40,7 @@ def test_with_the_probabilities_before_scaling_both_calibration_errors_are_repor
     logits = 4 * torch.nn.functional.one_hot(labels, 10).float()
     logits[:50] = logits[:50].roll(1, dims=1)  # 10 % wrong, with the same confidence as the right ones
     scaled, as_trained = torch.softmax(logits / 2, dim=1), torch.softmax(logits, dim=1)
-    numbers = mistake_pictures(scaled, labels, images, tmp_path, uncalibrated=as_trained)
+    numbers = mistake_pictures(scaled, labels, images, tmp_path, DIGITS, uncalibrated=as_trained)
     assert numbers["test/ece"] == pytest.approx(expected_calibration_error(calibration_bins(scaled, labels)), abs=1e-5)
     assert numbers["test/ece_uncalibrated"] == pytest.approx(
         expected_calibration_error(calibration_bins(as_trained, labels)), abs=1e-5

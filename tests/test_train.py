@@ -179,7 +179,7 @@ def test_the_cnn_trains_and_is_scored(tmp_path):
         ("regularizer.ema_decay=1.5", "regularizer.ema_decay must be in (0, 1)"),
         ("regularizer.ema_epochs=-2", "regularizer.ema_epochs must be > 0"),
         ("model.hidden_sizes=[]", "model.hidden_sizes must be a non-empty list"),
-        ("data.val_size=60000", "data.val_size must be an integer in [0, 59999]"),
+        ("data.val_size=60000", "data.val_size=60000 would hold out every one of the 60,000 training images"),
         ("optimizer=sgd", "Use regularizer.weight_decay_mode=l2 with it"),
         ("scheduler=plateau data.val_size=0", "data.val_size=0 leaves no validation set"),
         ("objective=test/acc", "objective=test/acc is not a validation metric"),

@@ -12,6 +12,7 @@ learns from besides the labels (distillation's teachers) is handed to it by a ca
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import cast
 
 import lightning as L
@@ -30,6 +31,7 @@ from mnist_lightning.models.background import check_background_window, without_b
 WEIGHT_DECAY_MODES = ("decoupled", "l2")
 # Optimizers whose weight decay can be decoupled from the gradient (Loshchilov & Hutter, AdamW), and how to ask.
 DECOUPLED_DECAY_KWARGS = {"torch.optim.AdamW": {}, "torch.optim.Adam": {"decoupled_weight_decay": True}}
+DIGITS = tuple(str(digit) for digit in range(10))  # MNIST's classes, and those of a checkpoint that names none
 
 
 class MNISTClassifier(L.LightningModule):
@@ -48,9 +50,15 @@ class MNISTClassifier(L.LightningModule):
         max_norm: float | None = None,
         temperature: float = 1.0,
         distillation: dict | None = None,
+        dataset: str = "mnist",
+        class_names: Sequence[str] = DIGITS,
+        digits: bool = True,
     ):
         """
         backbone/optimizer/scheduler: `_target_` configs (conf/model, conf/optimizer, conf/scheduler).
+        dataset, class_names, digits: what it learns to tell apart (conf/data/, `dataset:`), recorded so that every
+            tool that loads it knows: the backbone gets one output per class name; predict and serve take only a
+            model of handwritten digits (`digits`).
         mean/std: input normalization, computed by the DataModule from the training split.
         background_window: before it, take away what is wider than this many pixels (a grey or foggy ground, a
             bright frame: models/background.py) and stretch the strokes to [0, 1]; 0 = off.
@@ -96,9 +104,9 @@ class MNISTClassifier(L.LightningModule):
                 "classic (coupled) weight decay. Use regularizer.weight_decay_mode=l2 with it."
             )
         self.save_hyperparameters(logger=False)  # train.py logs the whole run config to TensorBoard instead
-        self.backbone = instantiate(backbone)
+        self.backbone = instantiate(backbone, num_classes=len(class_names))
         self.train_acc, self.val_acc, self.test_acc = (
-            MulticlassAccuracy(num_classes=10, average="micro") for _ in range(3)
+            MulticlassAccuracy(num_classes=len(class_names), average="micro") for _ in range(3)
         )
         self.train_loss, self.train_ce_loss, self.train_kd_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.teacher: Classifier | None = None  # set by the Teachers callback when fitting starts; never saved

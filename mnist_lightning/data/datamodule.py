@@ -1,4 +1,5 @@
-"""MNIST as a LightningDataModule: official test set, seeded validation holdout, normalization from the train split.
+"""MNIST (or any data set in its IDX layout, conf/data/) as a LightningDataModule: the official test set, a seeded
+validation holdout, normalization from the training split.
 
 The whole data set is ~55 MB of uint8, so each split lives as one tensor (moved to the training device in
 `setup`), a batch is one indexing operation, and conversion to float plus augmentation run batched on the device
@@ -9,6 +10,7 @@ checkpoint carries the statistics it was trained with; this module computes them
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,8 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from mnist_lightning.data.augment import RandomDistortion
-from mnist_lightning.data.mnist_files import ALL_FILES, load_split, verified_bytes, write_atomically
-from mnist_lightning.data.split import N_TRAIN, split_indices
+from mnist_lightning.data.idx_files import MNIST, ROLES, IdxDataset, load_split, md5, verified_bytes, write_atomically
+from mnist_lightning.data.split import split_indices
 
 
 class InMemoryDataset(Dataset):
@@ -68,18 +70,21 @@ class MNISTDataModule(L.LightningDataModule):
         mean: float | None = None,
         std: float | None = None,
         augment: dict | None = None,
+        dataset: Mapping[str, Any] | IdxDataset = MNIST,
     ):
+        """dataset: which IDX files and classes (a `dataset:` node of conf/data/*.yaml); MNIST, bundled, by default."""
         super().__init__()
-        if isinstance(val_size, bool) or not isinstance(val_size, int) or not 0 <= val_size < N_TRAIN:
+        if isinstance(val_size, bool) or not isinstance(val_size, int) or val_size < 0:
             raise ValueError(
-                f"data.val_size must be an integer in [0, {N_TRAIN - 1}] (images held out of the 60,000 training "
-                f"images for validation; 0 trains on all of them), got {val_size!r}."
+                f"data.val_size must be an integer >= 0 (images held out of the training images for validation; "
+                f"0 trains on all of them), got {val_size!r}."
             )
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"data.{name} must be a positive integer, got {value!r}.")
         if (mean is None) != (std is None) or (std is not None and std <= 0):
             raise ValueError(f"data.mean and data.std must be given together, with std > 0; got {mean=}, {std=}.")
+        self.dataset = dataset if isinstance(dataset, IdxDataset) else IdxDataset.from_config(dataset)
         self.cache_dir = Path(cache_dir).expanduser()
         self.val_size, self.split_seed = val_size, split_seed
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
@@ -91,21 +96,30 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_set: InMemoryDataset | None = None
         self.test_set: InMemoryDataset | None = None
 
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset.class_names)
+
     def prepare_data(self) -> None:
         # Unpacks and verifies all four files (rank 0 only under DDP) before any rank's setup() reads the cache.
-        for spec in ALL_FILES:
-            verified_bytes(spec, self.cache_dir)
+        for role in ROLES:
+            verified_bytes(self.dataset, role, self.cache_dir)
 
     def setup(self, stage: str | None = None) -> None:
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         if stage in (None, "fit", "validate") and self.train_set is None:
-            images, labels = load_split(train=True, cache_dir=self.cache_dir)
-            train_idx, val_idx = split_indices(self.val_size, self.split_seed)
+            images, labels = load_split(self.dataset, train=True, cache_dir=self.cache_dir)
+            if self.val_size >= len(images):
+                raise ValueError(
+                    f"data.val_size={self.val_size} would hold out every one of the {len(images):,} training images "
+                    f"of {self.dataset.title}; hold out fewer (MNIST's default: 5000), or 0 to train on all of them."
+                )
+            train_idx, val_idx = split_indices(self.val_size, self.split_seed, n=len(images))
             self.train_set = InMemoryDataset(images[train_idx], labels[train_idx])
             self.val_set = InMemoryDataset(images[val_idx], labels[val_idx])
             self._set_normalization()
         if stage in (None, "test") and self.test_set is None:
-            self.test_set = InMemoryDataset(*load_split(train=False, cache_dir=self.cache_dir))
+            self.test_set = InMemoryDataset(*load_split(self.dataset, train=False, cache_dir=self.cache_dir))
         for dataset in (self.train_set, self.val_set, self.test_set):
             if dataset is not None:
                 dataset.images, dataset.labels = dataset.images.to(device), dataset.labels.to(device)
@@ -116,8 +130,10 @@ class MNISTDataModule(L.LightningDataModule):
         if self.mean is not None:
             rank_zero_info(f"Normalization given in the config: mean={self.mean:.5f} std={self.std:.5f}")
             return
-        # Keyed by the split: statistics of one holdout must never be reused for another.
-        key = f"val_size={self.val_size},split_seed={self.split_seed}"
+        # Keyed by the training images and the split: statistics of one holdout, or of another data set's images,
+        # must never be reused.
+        images_md5 = md5(self.train_set.images.cpu().numpy().tobytes())
+        key = f"{self.dataset.name}:{images_md5},val_size={self.val_size},split_seed={self.split_seed}"
         cache = self.cache_dir / "normalization.json"
         known = json.loads(cache.read_text()) if cache.is_file() else {}
         source = "cached"

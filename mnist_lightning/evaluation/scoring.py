@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from mnist_lightning.data.datamodule import InMemoryDataset, MNISTDataModule
 from mnist_lightning.inference.checkpoint import load_classifier
 from mnist_lightning.inference.ensemble import Ensemble, average_probabilities
+from mnist_lightning.inference.model_card import check_same_data, trained_on
 from mnist_lightning.reporting.loggers import log_pictures, log_results
 from mnist_lightning.reporting.mistakes import PICTURES, mistake_pictures
 
@@ -28,6 +29,7 @@ def score_checkpoint(
     as it limits trainer.test, and `test/images` says how many were scored.
     """
     model = load_classifier(path)
+    check_same_data(trained_on(model), datamodule.dataset, path)
     results: dict[str, Any] = {}
     if validate:
         results.update(trainer.validate(model, datamodule=datamodule)[0])
@@ -49,7 +51,7 @@ def score_checkpoint(
     calibrated = torch.softmax(logits / temperature, dim=1)
     # As trained, to show what the temperature changed; None when there is no temperature.
     uncalibrated = torch.softmax(logits, dim=1) if temperature != 1 else None
-    results.update(mistake_pictures(calibrated, labels, images, pictures_dir, uncalibrated))
+    results.update(mistake_pictures(calibrated, labels, images, pictures_dir, model.hparams.class_names, uncalibrated))
     if pictures_dir is not None:
         log_pictures(trainer.loggers, {f"test/{name}": pictures_dir / f"{name}.png" for name in PICTURES})
     return results
@@ -58,6 +60,7 @@ def score_checkpoint(
 def score_ensemble(ensemble: Ensemble, datamodule: MNISTDataModule, pictures_dir: Path) -> dict:
     """Official-test metrics of an ensemble (its members' calibrated probabilities averaged) and of each member
     alone, with pictures of the ensemble's mistakes in `pictures_dir`."""
+    check_same_data(ensemble.trained_on, datamodule.dataset, ensemble.files[0])
     datamodule.prepare_data()  # training did it for score_checkpoint; eval's datamodule is new
     test_set = official_test_set(datamodule)
     images, labels = test_set.images.cpu(), test_set.labels.cpu()
@@ -70,12 +73,14 @@ def score_ensemble(ensemble: Ensemble, datamodule: MNISTDataModule, pictures_dir
             {"file": str(path), "test/acc": accuracy(member, labels)} for path, member in zip(ensemble.files, each)
         ],
     }
-    results.update(mistake_pictures(log_probabilities.exp(), labels, images, pictures_dir))
+    results.update(
+        mistake_pictures(log_probabilities.exp(), labels, images, pictures_dir, ensemble.trained_on["class_names"])
+    )
     return results
 
 
 def official_test_set(datamodule: MNISTDataModule) -> InMemoryDataset:
-    """The 10,000 official test images, loaded from the cache prepare_data verified."""
+    """The official test images (MNIST's 10,000), loaded from the cache prepare_data verified."""
     datamodule.setup("test")
     assert datamodule.test_set is not None, "setup('test') loads it"
     return datamodule.test_set

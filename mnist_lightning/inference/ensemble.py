@@ -44,6 +44,13 @@ class Ensemble:
         models = [load_model(path) for path in self.files]
         self.members: tuple[Classifier, ...] = tuple(models)
         self.cards = [model_card(path, model) for path, model in zip(self.files, models)]
+        self.trained_on = self.cards[0]["trained_on"]  # what every member tells apart, checked next
+        for path, card in zip(self.files, self.cards):
+            if card["trained_on"] != self.trained_on:
+                raise ValueError(
+                    f"{path} was trained on {card['trained_on']}, but {self.files[0]} on {self.trained_on}: the "
+                    "members of an ensemble must tell the same classes apart, in the same order."
+                )
 
     def __len__(self) -> int:
         return len(self.members)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mnist_lightning.classifier.lightning_module import MNISTClassifier
 from mnist_lightning.inference.checkpoint import load_classifier
+from mnist_lightning.inference.model_card import trained_on
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
 
 
@@ -15,3 +16,19 @@ def load_model(path: str | Path) -> MNISTClassifier | OnnxClassifier:
     """The model in `path`, in eval mode, ready to predict."""
     path = Path(path).expanduser()
     return OnnxClassifier(path) if path.suffix == ".onnx" else load_classifier(path)
+
+
+def load_digit_model(path: str | Path, command: str) -> MNISTClassifier | OnnxClassifier:
+    """load_model for `command`, whose preprocessing makes every picture an MNIST-style digit (predict, serve and
+    its draw page): a model trained on other classes (clothes, letters) is refused rather than fed digits."""
+    model = load_model(path)
+    data = trained_on(model)
+    if not data["digits"]:
+        raise ValueError(
+            f"{Path(path).name} was trained on data={data['dataset']} ({', '.join(data['class_names'])}), not on "
+            f"handwritten digits: {command} turns every picture into a centred MNIST-style digit first, which would "
+            "feed it the wrong kind of image. Score it on its own test set with `python -m mnist_lightning.eval "
+            f"ckpt_path=<file> data={data['dataset']}`; {command} takes models trained with data=mnist (or on a data "
+            "set whose data.dataset.digits is true)."
+        )
+    return model

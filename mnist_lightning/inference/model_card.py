@@ -1,5 +1,5 @@
-"""A trained model's card: what a person asks about a model before trusting it (architecture, size, test
-accuracy, calibration, how it was trained), read from the model and the record of the run that made it."""
+"""A trained model's card: what a person asks about a model before trusting it (what it tells apart, architecture,
+size, test accuracy, calibration, how it was trained), read from the model and the record of the run that made it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,39 @@ from pathlib import Path
 
 import onnx
 
-from mnist_lightning.classifier.lightning_module import MNISTClassifier
+from mnist_lightning.classifier.lightning_module import DIGITS, MNISTClassifier
+from mnist_lightning.data.idx_files import IdxDataset
 from mnist_lightning.inference.checkpoint import describe
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
+
+
+def trained_on(model: MNISTClassifier | OnnxClassifier) -> dict:
+    """What the model tells apart: {dataset, class_names, digits}. A file from before these were recorded, or an
+    .onnx file without this package's metadata, is an MNIST digit model."""
+    if isinstance(model, OnnxClassifier):
+        meta = model.metadata
+        return {
+            "dataset": meta.get("dataset", "mnist"),
+            "class_names": json.loads(meta["class_names"]) if "class_names" in meta else list(DIGITS),
+            "digits": json.loads(meta.get("digits", "true")),
+        }
+    hparams = model.hparams
+    return {
+        "dataset": hparams.get("dataset", "mnist"),
+        "class_names": list(hparams.get("class_names", DIGITS)),
+        "digits": bool(hparams.get("digits", True)),
+    }
+
+
+def check_same_data(data: dict, dataset: IdxDataset, path: str | Path) -> None:
+    """Fail before scoring a model (`data`: its trained_on) on a data set whose classes are not the ones it learned."""
+    if data["dataset"] != dataset.name or list(data["class_names"]) != list(dataset.class_names):
+        raise ValueError(
+            f"{Path(path).name} was trained on data={data['dataset']} (classes {', '.join(data['class_names'])}), "
+            f"but these are the test images of data={dataset.name} (classes {', '.join(dataset.class_names)}). "
+            f"Add data={data['dataset']} to the command (for data=idx, with the data.dataset.folder and class_names "
+            "it was trained with)."
+        )
 
 
 def model_card(path: str | Path, model: MNISTClassifier | OnnxClassifier) -> dict:
@@ -22,6 +52,7 @@ def model_card(path: str | Path, model: MNISTClassifier | OnnxClassifier) -> dic
         meta = model.metadata
         return {
             "file": path.name,
+            "trained_on": trained_on(model),
             "runtime": "onnxruntime",
             "architecture": meta.get("model", "unknown: the file has no mnist_lightning metadata"),
             "parameters": sum(math.prod(tensor.dims) for tensor in onnx.load(path).graph.initializer),
@@ -33,6 +64,7 @@ def model_card(path: str | Path, model: MNISTClassifier | OnnxClassifier) -> dic
     run = run_metrics(path)
     return {
         "file": path.name,
+        "trained_on": trained_on(model),
         "runtime": "PyTorch",
         "architecture": describe(hparams["backbone"]),
         "parameters": sum(p.numel() for p in model.parameters()),

@@ -3,12 +3,12 @@ and the runtime (inference/onnx_classifier.py), so that running a file needs nei
 
 INPUT_NAME, OUTPUT_NAMES = "images", ("logits", "probabilities")
 INPUT_SHAPE = [1, 28, 28]  # after the free batch dimension
-CLASS_NAMES = [str(digit) for digit in range(10)]
 INPUT_CONTRACT = (
-    "images: float32 [N, 1, 28, 28], pixel/255 in [0, 1], a light digit on a dark background in MNIST's form "
+    "images: float32 [N, 1, 28, 28], pixel/255 in [0, 1]; for digits, a light digit on a dark background in MNIST's form "
     "(longer side of the ink 20 px, centred by its centre of mass); mnist_lightning.inference.preprocess makes "
     "that from any picture. Normalization is inside the model: do not subtract a mean."
 )
 OUTPUT_CONTRACT = (
-    "logits: float32 [N, 10], already divided by the temperature; probabilities: float32 [N, 10], their softmax"
+    "logits: float32 [N, classes] (10 for digits; class_names names them), already divided by the temperature; "
+    "probabilities: float32 [N, classes], their softmax"
 )

@@ -32,7 +32,7 @@ import scipy
 import torch
 from PIL import Image, features
 
-from mnist_lightning.data.mnist_files import write_atomically
+from mnist_lightning.data.idx_files import write_atomically
 from mnist_lightning.inference import preprocess as preprocessing
 from mnist_lightning.inference.preprocess import DigitImageError, preprocess, read_digit, read_image, viewable
 from mnist_lightning.realworld import drawings, encodings, mnist_c, photographs

@@ -1,8 +1,10 @@
-"""What a model gets wrong on the official test set, as pictures: the confusion matrix, the misclassified digits,
-accuracy per class, and a reliability diagram (does 90 % confidence mean 90 % right?)."""
+"""What a model gets wrong on the official test set, as pictures: the confusion matrix, the misclassified images,
+accuracy per class, and a reliability diagram (does 90 % confidence mean 90 % right?). Classes are named as the
+data set names them (conf/data/, `class_names`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -36,16 +38,23 @@ def mistake_pictures(
     labels: torch.Tensor,
     images: torch.Tensor,
     out_dir: Path | None,
+    class_names: Sequence[str],
     uncalibrated: torch.Tensor | None = None,
 ) -> dict:
-    """Writes the PICTURES into `out_dir` as <name>.png (none when `out_dir` is None); returns the numbers for
+    """Writes the PICTURES into `out_dir` as <name>.png (none when `out_dir` is None), for `images` as stored
+    (uint8 [N, 28, 28]) whose classes are `class_names`; returns the numbers for
     metrics.json (per-class accuracy, expected calibration error). `uncalibrated`: the probabilities before
     temperature scaling, when there was one; the reliability diagram and the numbers then show both."""
     predicted = probabilities.argmax(dim=1)
-    confusion = torch.zeros(10, 10, dtype=torch.long).index_put_(
+    k = len(class_names)
+    confusion = torch.zeros(k, k, dtype=torch.long).index_put_(
         (labels, predicted), torch.ones_like(labels), accumulate=True
     )
-    per_class = {str(c): round(float(confusion[c, c] / confusion[c].sum()), 4) for c in range(10)}
+    # A class with no test image has no accuracy (None), rather than a division by zero.
+    per_class = {
+        name: round(float(confusion[c, c] / confusion[c].sum()), 4) if confusion[c].sum() else None
+        for c, name in enumerate(class_names)
+    }
     in_use = calibration_bins(probabilities, labels)
     before = calibration_bins(uncalibrated, labels) if uncalibrated is not None else None
     numbers = {"test/per_class_acc": per_class, "test/ece": round(expected_calibration_error(in_use), 5)}
@@ -60,9 +69,9 @@ def mistake_pictures(
 
     curves = {"as trained": before, "temperature-scaled": in_use} if before else {"this model": in_use}
     figures = {
-        "confusion_matrix": _confusion_figure(plt, confusion),
-        "mistakes": _mistakes_figure(plt, probabilities, labels, predicted, images),
-        "per_class_accuracy": _per_class_figure(plt, confusion),
+        "confusion_matrix": _confusion_figure(plt, confusion, class_names),
+        "mistakes": _mistakes_figure(plt, probabilities, labels, predicted, images, class_names),
+        "per_class_accuracy": _per_class_figure(plt, confusion, class_names),
         "reliability": _reliability_figure(plt, curves),
     }
     for name, figure in figures.items():
@@ -71,13 +80,22 @@ def mistake_pictures(
     return numbers
 
 
-def _confusion_figure(plt, confusion: torch.Tensor):
+def _class_ticks(axis, class_names: Sequence[str]) -> None:
+    """One tick per class, named; names longer than a digit are turned so that they do not overlap."""
+    axis.set_ticks(range(len(class_names)))
+    if axis.axis_name == "x" and max(map(len, class_names)) > 2:
+        axis.set_ticklabels(class_names, rotation=45, ha="right")
+    else:
+        axis.set_ticklabels(class_names)
+
+
+def _confusion_figure(plt, confusion: torch.Tensor, class_names: Sequence[str]):
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
     off_diagonal = confusion.clone().fill_diagonal_(0)
     ax.imshow(off_diagonal.numpy(), cmap="Reds")  # colour shows the mistakes; the diagonal would drown them out
     dark_above = 0.6 * int(off_diagonal.max())  # cells this full are dark red, where black counts would vanish
-    for true in range(10):
-        for said in range(10):
+    for true in range(len(class_names)):
+        for said in range(len(class_names)):
             count = int(confusion[true, said])
             if count:
                 dark = true != said and count > dark_above
@@ -91,8 +109,8 @@ def _confusion_figure(plt, confusion: torch.Tensor):
                     color="tab:green" if true == said else "white" if dark else "black",
                     fontweight="bold" if true == said else None,
                 )
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    _class_ticks(ax.xaxis, class_names)
+    _class_ticks(ax.yaxis, class_names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"official test set: {int(off_diagonal.sum())} mistakes of {int(confusion.sum()):,}")
@@ -100,10 +118,11 @@ def _confusion_figure(plt, confusion: torch.Tensor):
     return fig
 
 
-def _mistakes_figure(plt, probabilities, labels, predicted, images):
+def _mistakes_figure(plt, probabilities, labels, predicted, images, class_names: Sequence[str]):
     wrong = (predicted != labels).nonzero().flatten()
     wrong = wrong[probabilities[wrong].max(dim=1).values.argsort(descending=True)][:MAX_MISTAKES]
-    columns, gap, caption = 8, 4, 14  # pixels between digits, and above each for its caption
+    columns, gap, caption = 8, 4, 14  # pixels between images, and above each for its caption
+    long = max(map(len, class_names)) > 2  # "T-shirt/top → Shirt" needs two lines and a smaller type
     rows = max(1, -(-len(wrong) // columns))
     # One picture of all the digits on one set of axes: 64 small axes took 2.7 s of a run's closing seconds.
     cell_w, cell_h = 28 + gap, 28 + caption
@@ -111,30 +130,35 @@ def _mistakes_figure(plt, probabilities, labels, predicted, images):
     fig, ax = plt.subplots(figsize=(1.5 * columns, 1.65 * rows + 0.4))
     for k, index in enumerate(wrong.tolist()):
         top, left = (k // columns) * cell_h + caption, (k % columns) * cell_w + gap // 2
-        sheet[top : top + 28, left : left + 28] = images[index]  # as the model saw it: light ink on black
+        sheet[top : top + 28, left : left + 28] = images[index] / 255  # uint8 as stored: light ink on black
         ax.text(
             left + 14,
             top - 2,
-            f"{int(labels[index])} → {int(predicted[index])}  {float(probabilities[index].max()):.0%}",
+            f"{class_names[labels[index]]} →{chr(10) if long else ' '}{class_names[predicted[index]]}"
+            f"  {float(probabilities[index].max()):.0%}",
             ha="center",
             va="bottom",
-            fontsize=9,
+            fontsize=6 if long else 9,
         )
     ax.imshow(sheet.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.axis("off")
     ax.set_title(
-        f"misclassified test digits, most confident first (true → predicted, probability); {len(wrong)} shown",
+        f"misclassified test images, most confident first (true → predicted, probability); {len(wrong)} shown",
         fontsize=9,
     )
     fig.tight_layout()
     return fig
 
 
-def _per_class_figure(plt, confusion: torch.Tensor):
+def _per_class_figure(plt, confusion: torch.Tensor, class_names: Sequence[str]):
     right, total = confusion.diagonal(), confusion.sum(dim=1)
-    accuracy = (right / total).numpy()
+    accuracy = (right / total.clamp(min=1)).numpy()  # a class with no test image shows an empty bar
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    bars = ax.bar(range(10), 100 * accuracy, color=["tab:red" if a == accuracy.min() else "tab:blue" for a in accuracy])
+    bars = ax.bar(
+        range(len(class_names)),
+        100 * accuracy,
+        color=["tab:red" if a == accuracy.min() else "tab:blue" for a in accuracy],
+    )
     for bar, wrong, n in zip(bars, (total - right).tolist(), total.tolist()):
         ax.annotate(
             f"{wrong} of {n:,}\nwrong",
@@ -148,10 +172,11 @@ def _per_class_figure(plt, confusion: torch.Tensor):
     bottom = max(0.0, low - (100 - low) * 0.6 - 0.1)  # zoomed in: at 99 %, full-height bars would all look alike
     ax.set_ylim(bottom, 100 + (100 - bottom) * 0.15)  # room for the labels above the bars
     ax.axhline(100, color="gray", linewidth=0.8, linestyle=":")
-    ax.set_xticks(range(10))
-    ax.set_xlabel("true digit")
-    ax.set_ylabel("accuracy on the test images of that digit (%)")
-    ax.set_title(f"accuracy per class on the official test set (worst: {int(accuracy.argmin())}, in red)", fontsize=10)
+    _class_ticks(ax.xaxis, class_names)
+    ax.set_xlabel("true class")
+    ax.set_ylabel("accuracy on its test images (%)")
+    worst = class_names[int(accuracy.argmin())]
+    ax.set_title(f"accuracy per class on the official test set (worst: {worst}, in red)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -76,7 +76,7 @@ def soft_targets_figure(
         image_ax.imshow(images[index].numpy(), cmap="gray")
         image_ax.axis("off")
         image_ax.set_title(f"label: {int(labels[index])}", fontsize=10)
-        digits = np.arange(10)
+        digits = np.arange(log_probabilities.shape[1])  # one bar per class
         bars_ax.bar(digits - 0.2, log_probabilities[index].exp().numpy(), width=0.4, color="tab:blue", label="T = 1")
         bars_ax.bar(digits + 0.2, softened[index].numpy(), width=0.4, color="tab:orange", label=f"T = {temperature:g}")
         bars_ax.set_xticks(digits)

@@ -11,10 +11,9 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
 from mnist_lightning.classifier.lightning_module import MNISTClassifier
-from mnist_lightning.data.split import N_TRAIN
 from mnist_lightning.inference.ensemble import Ensemble
 from mnist_lightning.inference.exporting import onnx_model
-from mnist_lightning.inference.model_card import run_metrics
+from mnist_lightning.inference.model_card import run_metrics, trained_on
 from mnist_lightning.inference.onnx_classifier import OnnxClassifier
 
 
@@ -41,8 +40,14 @@ class Teachers(L.Callback):
         # On a CPU onnxruntime runs the teachers (fp32), several times as fast as PyTorch for the CNN teachers
         # (docs/speed.md, "Distillation"); on a GPU they stay in PyTorch, in bf16 where the GPU has it.
         teacher = on_onnxruntime(teacher) if pl_module.device.type == "cpu" else teacher.to(pl_module.device)
+        if teacher.trained_on != trained_on(pl_module):
+            raise ValueError(
+                f"distillation.teachers were trained on {teacher.trained_on}, the student learns {trained_on(pl_module)}: "
+                "a teacher can only teach the classes it knows. Use teachers trained with the student's data=."
+            )
         datamodule = trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning at run time, not declared
-        warn_if_teachers_saw_the_holdout(teacher.files, getattr(datamodule, "val_size", 0))
+        train_images = len(datamodule.train_set) + len(datamodule.val_set)
+        warn_if_teachers_saw_the_holdout(teacher.files, datamodule.val_size, train_images)
         self.files = teacher.files
         pl_module.teacher = teacher
         pl_module.teacher_in_bf16 = teacher_in_bf16(pl_module.device)
@@ -58,15 +63,16 @@ def on_onnxruntime(ensemble: Ensemble) -> Ensemble:
     return ensemble
 
 
-def warn_if_teachers_saw_the_holdout(files: list[Path], val_size: int) -> None:
-    """A teacher trained on all 60,000 images has seen the validation holdout: a student it teaches then reads
-    too high on validation. Known from the teacher's run record (metrics.json); files without one say nothing."""
+def warn_if_teachers_saw_the_holdout(files: list[Path], val_size: int, train_images: int) -> None:
+    """A teacher trained on all `train_images` (MNIST: 60,000) has seen the validation holdout: a student it
+    teaches then reads too high on validation. Known from the teacher's run record (metrics.json); files without
+    one say nothing."""
     if not val_size:
         return
-    seen = [str(f) for f in files if run_metrics(f).get("normalization", {}).get("train_images") == N_TRAIN]
+    seen = [str(f) for f in files if run_metrics(f).get("normalization", {}).get("train_images") == train_images]
     if seen:
         rank_zero_warn(
-            f"These teachers were trained on all {N_TRAIN:,} training images, including this run's validation "
+            f"These teachers were trained on all {train_images:,} training images, including this run's validation "
             f"holdout: {', '.join(seen)}. Its val/acc will read high. Choose settings with teachers trained with "
             "data.val_size=5000 (experiment=cnn_teacher), and use these for final fits with data.val_size=0."
         )

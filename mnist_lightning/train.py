@@ -63,6 +63,8 @@ def flat_hparams(cfg: DictConfig) -> dict:
                 flat[f"{prefix}{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
 
     settings = plain(cfg)
+    if isinstance(settings.get("data", {}).get("dataset"), dict):  # its files, md5s and names: one column, not 20
+        settings["data"]["dataset"] = settings["data"]["dataset"]["name"]
     walk({key: value for key, value in settings.items() if key not in WIRING}, "")
     return flat
 

@@ -78,6 +78,7 @@ def test_tensorboard_has_scalars_and_hparams(tiny_run):
     session = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
     assert b"regularizer.dropout" in session and b"model.hidden_sizes" in session
     assert b"callbacks." not in session and b"classifier." not in session  # wiring, not settings
+    assert b"data.dataset" in session and b"data.dataset.md5" not in session  # the data set by its name only
 
 
 def test_resume_continues_from_the_checkpoint(tmp_path):

@@ -151,7 +151,9 @@ def test_a_teacher_that_saw_the_validation_holdout_is_named_in_a_warning(trained
     (run / "metrics.json").write_text(f'{{"best_checkpoint": "{teacher}", "normalization": {{"train_images": 60000}}}}')
     with pytest.warns(UserWarning, match="including this run's validation holdout"):
         warn_if_teachers_saw_the_holdout([teacher], val_size=5000, train_images=60000)
-    warn_if_teachers_saw_the_holdout([teacher], val_size=0, train_images=60000)  # a final fit on all 60,000: nothing to say
+    warn_if_teachers_saw_the_holdout(
+        [teacher], val_size=0, train_images=60000
+    )  # a final fit on all 60,000: nothing to say
 
 
 def test_the_ensemble_averages_probabilities_without_losing_tiny_ones():

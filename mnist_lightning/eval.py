@@ -4,7 +4,7 @@ their calibrated probabilities averaged, reported beside each member's own accur
 scored as it runs when served: by onnxruntime.
 
 The network is rebuilt from the checkpoint's own saved config (no pickled code), loaded with weights_only=True,
-and scored on the 10,000 official test images by the same code that scores a run at the end of training
+and scored on the official test images (MNIST's 10,000; data=... for a model of another data set) by the same code that scores a run at the end of training
 (evaluation/scoring.py). Prints the metrics and writes eval.json and the pictures of the mistakes
 (confusion_matrix.png, mistakes.png, per_class_accuracy.png, reliability.png) in its folder (outputs/eval/<date>/<time>/).
 """

@@ -2,7 +2,7 @@
 
 The file computes everything from pixel/255 to calibrated probabilities (inference/exporting.py), takes any batch
 size, and carries its input contract, class names, source checkpoint, test accuracy and code version as metadata.
-Before it is written, onnxruntime runs it on all 10,000 official test images and must give PyTorch's class for
+Before it is written, onnxruntime runs it on all the official test images (data=, MNIST's 10,000) and must give PyTorch's class for
 every one, with no logit further off than `tolerance`; otherwise the export fails and writes no model. The check
 is printed and written to parity.json in the run folder (outputs/export/<date>/<time>/).
 """

@@ -62,21 +62,21 @@ def test_undecompressable_bundle_is_a_clear_error(tmp_path):
         idx_files.verified_bytes(MNIST, LABELS, tmp_path / "cache", bundle)
 
 
-def test_a_cached_file_that_changed_since_it_was_checked_is_reported(tmp_path):
+def test_a_damaged_unpacked_copy_is_unpacked_again_from_its_source(tmp_path):
     cache = tmp_path / "cache"
-    idx_files.verified_bytes(MNIST, LABELS, cache)
-    cached = cache / "mnist" / LABELS_FILE
-    cached.write_bytes(b"\x00" * cached.stat().st_size)  # the same size, other bytes
-    with pytest.raises(IdxDataError, match=f"{cached} is corrupt.*Fix: delete it"):
-        idx_files.verified_bytes(MNIST, LABELS, cache)
+    original = idx_files.verified_bytes(MNIST, LABELS, cache)
+    copy = cache / "mnist" / "unpacked" / LABELS_FILE
+    copy.write_bytes(b"\x00" * copy.stat().st_size)  # the same size, other bytes
+    assert idx_files.verified_bytes(MNIST, LABELS, cache) == original == copy.read_bytes()
 
 
-def test_a_plain_file_copied_into_the_cache_is_checked_against_the_published_md5(tmp_path):
+def test_a_plain_file_a_user_copied_is_checked_against_the_published_md5_and_never_deleted(tmp_path):
     home = tmp_path / "cache" / "mnist"
     home.mkdir(parents=True)
     (home / LABELS_FILE).write_bytes(b"\x00" * 60008)
-    with pytest.raises(IdxDataError, match=f"{home / LABELS_FILE} is not the original MNIST file"):
-        idx_files.verified_bytes(MNIST, LABELS, tmp_path / "cache", tmp_path / "no_bundle")
+    with pytest.raises(IdxDataError, match=f"{home / LABELS_FILE} is not the MNIST file .* the md5 MNIST publishes"):
+        idx_files.verified_bytes(MNIST, LABELS, tmp_path / "cache")
+    assert (home / LABELS_FILE).stat().st_size == 60008  # the advice is to replace it or delete it: not done for you
 
 
 def test_missing_everywhere_and_no_network(tmp_path, monkeypatch):
@@ -90,6 +90,7 @@ def test_missing_everywhere_and_no_network(tmp_path, monkeypatch):
         idx_files.verified_bytes(MNIST, LABELS, tmp_path / "cache", tmp_path / "no_bundle")
     assert "network unreachable" in str(err.value)
     assert f"copy them, unchanged, into {tmp_path / 'cache' / 'mnist'}" in str(err.value)
+    assert f"nor in the package bundle ({tmp_path / 'no_bundle'})" in str(err.value)
 
 
 def test_download_fallback_fills_the_cache(tmp_path, monkeypatch):
@@ -107,7 +108,7 @@ def test_download_fallback_fills_the_cache(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     labels = load_split(MNIST, train=True, cache_dir=cache, bundle_dir=tmp_path / "no_bundle")[1]
     assert torch.bincount(labels).tolist() == TRAIN_COUNTS
-    assert (cache / "mnist" / LABELS_FILE).is_file()
+    assert (cache / "mnist" / "unpacked" / LABELS_FILE).is_file()
 
 
 def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
@@ -118,18 +119,18 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     with pytest.raises(OSError, match="disk full"):
         idx_files.verified_bytes(MNIST, LABELS, cache)
-    assert list((cache / "mnist").iterdir()) == []
+    assert list((cache / "mnist" / "unpacked").iterdir()) == []
 
 
 def test_unpacks_once_then_reads_the_verified_cache(tmp_path):
     cache = tmp_path / "cache"
     first = load_split(MNIST, train=False, cache_dir=cache)
-    names = sorted(p.name for p in (cache / "mnist").iterdir())
+    names = sorted(p.name for p in (cache / "mnist" / "unpacked").iterdir())
     assert names == [
         "t10k-images-idx3-ubyte",
-        "t10k-images-idx3-ubyte.md5",
+        "t10k-images-idx3-ubyte.json",
         "t10k-labels-idx1-ubyte",
-        "t10k-labels-idx1-ubyte.md5",
+        "t10k-labels-idx1-ubyte.json",
     ]
     second = load_split(MNIST, train=False, cache_dir=cache, bundle_dir=tmp_path / "gone")  # no bundle needed now
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
@@ -145,6 +146,7 @@ def gz_preset(md5: dict[str, str], **settings) -> IdxDataset:
         {
             "name": "strokes",
             "title": "Strokes",
+            "homepage": "https://example.org/strokes",  # published md5s, as a preset's
             "class_names": ["flat", "rising", "falling"],
             "files": {role: f"{name}.gz" for role, name in IDX_NAMES.items()},
             "md5": md5,
@@ -158,16 +160,32 @@ def test_a_gz_preset_is_checked_unpacked_and_cached(tmp_path):
     dataset = gz_preset(write_idx_dataset(home, classes=3, gz=True))
     images, labels = load_split(dataset, train=True, cache_dir=tmp_path / "cache")
     assert images.shape == (600, 28, 28) and sorted(labels.unique().tolist()) == [0, 1, 2]
-    assert (home / "train-images-idx3-ubyte").is_file() and (home / "train-images-idx3-ubyte.md5").is_file()
+    assert (home / "unpacked" / "train-images-idx3-ubyte").is_file()
     (home / "train-images-idx3-ubyte.gz").unlink()  # the checked, unpacked copy is enough from now on
     assert torch.equal(load_split(dataset, train=True, cache_dir=tmp_path / "cache")[0], images)
+    wrong = gz_preset({**dataset.md5, "train_images": "0" * 32})  # another md5 in the config: the copy is not it
+    with pytest.raises(IdxDataError, match="is not in .*strokes"):
+        load_split(wrong, train=True, cache_dir=tmp_path / "cache")
+
+
+def test_the_unpacked_copy_follows_a_replaced_source(tmp_path):
+    """Unchecked files (no md5 given) copied into the cache folder, then replaced: the new ones are read."""
+    home = tmp_path / "cache" / "strokes"
+    write_idx_dataset(home, classes=3, seed=0)
+    dataset = gz_preset({}, files=IDX_NAMES)
+    first = load_split(dataset, train=False, cache_dir=tmp_path / "cache")[0]
+    write_idx_dataset(home, classes=3, seed=1)
+    assert not torch.equal(load_split(dataset, train=False, cache_dir=tmp_path / "cache")[0], first)
 
 
 def test_a_gz_preset_refuses_other_files_and_plain_files_it_cannot_check(tmp_path):
     home = tmp_path / "cache" / "strokes"
     md5 = write_idx_dataset(home, classes=3, gz=True)
     wrong = gz_preset({**md5, "train_images": "0" * 32})
-    with pytest.raises(IdxDataError, match="is not the original Strokes file train-images-idx3-ubyte.gz: its md5 is"):
+    with pytest.raises(
+        IdxDataError,
+        match="is not the Strokes file train-images-idx3-ubyte.gz that the md5 Strokes publishes names: its md5 is",
+    ):
         load_split(wrong, train=True, cache_dir=tmp_path / "cache")
     plain = tmp_path / "plain"
     plain.mkdir()

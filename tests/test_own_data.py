@@ -11,7 +11,7 @@ import onnx
 import pytest
 import torch
 
-from helpers import read_json, run_in_process, train_in_process, write_idx_dataset
+from helpers import compose_config, read_json, run_in_process, train_in_process, write_idx_dataset
 from mnist_lightning.data.idx_files import IdxDataError
 from mnist_lightning.inference.checkpoint import read_checkpoint
 from mnist_lightning.inference.ensemble import Ensemble
@@ -61,7 +61,7 @@ def test_the_digit_tools_refuse_a_model_of_other_classes(own_run, tmp_path):
         ValueError, match="was trained on data=idx \\(flat, rising, falling\\), not on handwritten digits"
     ):
         load_digit_model(checkpoint_of(run), "predict")
-    with pytest.raises(ValueError, match="not on handwritten digits: predict turns every picture"):
+    with pytest.raises(ValueError, match="not on handwritten digits 0 to 9 in that order: predict turns every picture"):
         run_in_process("predict", tmp_path / "predict", f"ckpt_path={checkpoint_of(run)}", f"inputs={folder}")
 
 
@@ -97,7 +97,30 @@ def test_fashion_mnist_trains_on_files_with_its_published_md5_and_refuses_others
     Fashion-MNIST's own md5s (refused), then with the md5s of the files written here."""
     md5 = write_idx_dataset(tmp_path / "cache" / "fashion_mnist", classes=10, n_train=1000, gz=True)
     fashion = ("data=fashion_mnist", f"data.cache_dir={tmp_path / 'cache'}", *QUICK)
-    with pytest.raises(IdxDataError, match="is not the original Fashion-MNIST file train-images-idx3-ubyte.gz"):
+    with pytest.raises(
+        IdxDataError,
+        match="is not the Fashion-MNIST file train-images-idx3-ubyte.gz that the md5 Fashion-MNIST publishes names",
+    ):
         train_in_process(tmp_path / "refused", *fashion)
     metrics = train_in_process(tmp_path / "run", *fashion, *(f"data.dataset.md5.{role}={h}" for role, h in md5.items()))
     assert list(metrics["test/per_class_acc"])[:2] == ["T-shirt/top", "Trouser"] and metrics["test/acc"] > 0.5
+
+
+def test_numbers_as_class_names_are_names_and_digits_need_all_ten(own_run, tmp_path):
+    folder, _ = own_run
+    own = ("data=idx", f"data.dataset.folder={folder}", "data.dataset.class_names=[0,1,2]", "data.dataset.digits=true")
+    metrics = train_in_process(tmp_path / "run", *own, *QUICK, "trainer.max_epochs=1")
+    assert list(metrics["test/per_class_acc"]) == ["0", "1", "2"]
+    with pytest.raises(ValueError, match="not on handwritten digits 0 to 9 in that order"):
+        load_digit_model(checkpoint_of(tmp_path / "run"), "predict")
+
+
+def test_each_data_option_sets_its_ground_step_and_your_own_md5s_can_be_given():
+    """The eval-time ground step would erase a garment: only MNIST's digits get it. And docs/data.md's override."""
+    windows = {
+        d: compose_config("train", f"data={d}").classifier.background_window
+        for d in ("mnist", "fashion_mnist", "kmnist", "idx")
+    }
+    assert windows == {"mnist": 11, "fashion_mnist": 0, "kmnist": 0, "idx": 0}
+    given = compose_config("train", "data=idx", "data.dataset.md5={train_images:" + "a" * 32 + "}").data.dataset.md5
+    assert dict(given) == {"train_images": "a" * 32}

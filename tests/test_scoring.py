@@ -31,7 +31,8 @@ def test_without_validation_only_the_test_set_is_scored(tiny_run, cache_dir, tmp
     results = score_checkpoint(
         trainer, datamodule, tiny_run / "checkpoints" / "last.ckpt", validate=False, pictures_dir=tmp_path
     )
-    assert set(results) == {"test/loss", "test/acc", "test/images", "test/per_class_acc", "test/ece"}
+    assert set(results) == {"trained_on", "test/loss", "test/acc", "test/images", "test/per_class_acc", "test/ece"}
+    assert results["trained_on"] == {"dataset": "mnist", "class_names": list("0123456789"), "digits": True}
     # One batch (limit_test_batches=1) of 1,000: the numbers are those of exactly these images, as trained.
     assert results["test/images"] == 1000
     model = load_classifier(tiny_run / "checkpoints" / "last.ckpt")

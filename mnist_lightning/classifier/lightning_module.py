@@ -79,6 +79,7 @@ class MNISTClassifier(L.LightningModule):
             when fitting starts, not when a checkpoint is read: a trained student needs none of them.
         """
         super().__init__()
+        class_names = [str(name) for name in class_names]  # a command line's [0,1,2] are numbers; names are text
         if weight_decay_mode not in WEIGHT_DECAY_MODES:
             raise ValueError(
                 f"regularizer.weight_decay_mode must be one of {WEIGHT_DECAY_MODES}, got {weight_decay_mode!r}."

@@ -3,17 +3,19 @@ unpack them into a cache, read them as tensors. conf/data/*.yaml describe each o
 
 Where the bytes come from, in order:
 - `folder`, when the config names one: read where they are (plain or .gz), never written to;
-- otherwise the data set's cache folder <cache_dir>/<name>/: files unpacked and checked before, or the original
-  .gz downloads a user copied there; then the copy bundled in this package (MNIST only); last torchvision's
-  downloader (needs internet, which many users do not have).
-Every file whose md5 the config gives is checked before it is used. An unpacked file is written to the cache
-atomically, with the md5 it was checked under beside it, so that a later read can check it again.
+- otherwise the data set's folder <cache_dir>/<name>/, where a user copies the original files; then the copy
+  bundled in this package (MNIST only); then what torchvision downloaded before; last torchvision's downloader
+  (needs internet, which many users do not have).
+Every file whose md5 the config gives is checked before it is used. Outside `folder`, it is then unpacked into
+<cache_dir>/<name>/unpacked/ (written atomically, with a record of what it was checked against), so that later
+runs skip the decompression; the user's own files are never written or deleted.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -99,7 +101,7 @@ class IdxDataset:
 
 # MNIST described once, by its config: the default data set, also for code that builds no config.
 MNIST = IdxDataset.from_config(
-    cast(Mapping[str, Any], OmegaConf.load(Path(CONFIG_DIR) / "data" / "mnist.yaml").dataset)
+    cast(Mapping[str, Any], OmegaConf.load(Path(CONFIG_DIR) / "data" / "mnist.yaml").data.dataset)
 )
 
 
@@ -122,37 +124,41 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def _read_gzip(path: Path) -> bytes:
+def _fix(dataset: IdxDataset, path: Path, bundle_dir: Path) -> str:
+    """What to do about a bad file, by where it is: never advice that would lose a user's only copy."""
+    if path.is_relative_to(bundle_dir):
+        return f"Fix: reinstall mnist_lightning (in a checkout: `git checkout -- {bundle_dir.name}`) to restore it."
+    if dataset.folder:
+        return "Fix: replace it with the original file."
+    fallback = " to use the bundled copy" if dataset.bundled else " to download it again" if dataset.download else ""
+    return f"Fix: replace it with the original file, or delete it{fallback}."
+
+
+def _read_gzip(path: Path, fix: str) -> bytes:
     try:
         with gzip.open(path, "rb") as f:
             return f.read()
     except (OSError, EOFError) as err:  # BadGzipFile is an OSError; a cut-off file raises EOFError
-        raise IdxDataError(
-            f"{path} cannot be decompressed ({err}): the file is corrupt or truncated. Fix: restore it (for the "
-            f"bundle: reinstall mnist_lightning or `git checkout -- {BUNDLE_DIR.name}`), or delete it so that the "
-            "next source is used."
-        ) from err
+        raise IdxDataError(f"{path} cannot be decompressed ({err}): the file is corrupt or truncated. {fix}") from err
 
 
-def read_checked(dataset: IdxDataset, role: str, path: Path) -> bytes:
+def read_checked(dataset: IdxDataset, role: str, path: Path, bundle_dir: Path = BUNDLE_DIR) -> bytes:
     """The uncompressed bytes of `path` (plain or .gz), checked against the md5 the config gives for the file."""
-    name, expected = dataset.files[role], dataset.md5.get(role)
-    data = _read_gzip(path) if path.suffix == ".gz" else path.read_bytes()
+    name, expected, fix = dataset.files[role], dataset.md5.get(role), _fix(dataset, path, bundle_dir)
+    data = _read_gzip(path, fix) if path.suffix == ".gz" else path.read_bytes()
     if expected is None:
         return data
+    whose = f"the md5 {dataset.title} publishes" if dataset.homepage else f"data.dataset.md5.{role}"
     if name.endswith(".gz") and path.suffix != ".gz":
         raise IdxDataError(
-            f"{path} cannot be checked: the md5 {dataset.title} publishes is that of the compressed {name}. Fix: "
-            f"put the original {name} beside it (it is used first), or delete data.dataset.md5.{role} to use the "
-            "file unchecked."
+            f"{path} cannot be checked: {whose} is that of the compressed {name}. Fix: put the original {name} "
+            f"beside it (it is used first), or set data.dataset.md5 without {role} to use the file unchecked."
         )
     actual = md5(path.read_bytes() if name.endswith(".gz") else data)
     if actual != expected:
         raise IdxDataError(
-            f"{path} is not the original {dataset.title} file {name}: its md5 is {actual}, expected {expected} "
-            f"({len(data):,} bytes uncompressed). The file is corrupt, truncated or another file. Fix: restore it "
-            f"(for the bundle: reinstall mnist_lightning or `git checkout -- {BUNDLE_DIR.name}`), or delete it so "
-            "that the next source is used."
+            f"{path} is not the {dataset.title} file {name} that {whose} names: its md5 is {actual}, expected "
+            f"{expected} ({len(data):,} bytes uncompressed). It is corrupt, truncated or another file. {fix}"
         )
     return data
 
@@ -164,32 +170,45 @@ def _found_in(folder: Path, name: str) -> Path | None:
     return next((folder / n for n in order if (folder / n).is_file()), None)
 
 
-def _download(dataset: IdxDataset, role: str, home: Path, cache_dir: Path) -> bytes:
+def _source(dataset: IdxDataset, name: str, home: Path, bundle_dir: Path) -> Path | None:
+    """Where the file is, in the order the module's docstring gives, short of downloading it."""
+    folders = [home] + ([bundle_dir] if dataset.bundled else [])
+    folders += [home / "torchvision" / dataset.download / "raw"] if dataset.download else []
+    return next((path for path in (_found_in(folder, name) for folder in folders) if path), None)
+
+
+def _download(dataset: IdxDataset, role: str, home: Path, cache_dir: Path, bundle_dir: Path) -> None:
     """torchvision's downloader, the last resort: needs internet, which many users do not have."""
     import torchvision.datasets  # noqa: PLC0415 - only for this rare path; importing it costs a second
 
     missing = f"The {dataset.title} file {dataset.files[role]} is not in {home}" + (
-        f" nor in the package bundle ({BUNDLE_DIR})" if dataset.bundled else ""
+        f" nor in the package bundle ({bundle_dir})" if dataset.bundled else ""
     )
     if dataset.download is None:
         raise IdxDataError(f"{missing}. " + dataset.where_to_put_files(cache_dir))
-    root = home / "torchvision"
     try:
-        getattr(torchvision.datasets, dataset.download)(str(root), train=role.startswith("train"), download=True)
+        getattr(torchvision.datasets, dataset.download)(
+            str(home / "torchvision"), train=role.startswith("train"), download=True
+        )
     except Exception as err:  # noqa: BLE001 - any failure of the download ends in the same advice
         reason = " ".join(str(err).split())  # urllib's errors span lines
         raise IdxDataError(
             f"{missing}, and downloading it failed ({type(err).__name__}: {reason}). "
             + dataset.where_to_put_files(cache_dir)
         ) from err
-    path = _found_in(root / dataset.download / "raw", dataset.files[role])
-    if path is None:
-        raise IdxDataError(f"torchvision downloaded {dataset.title} but wrote no {dataset.files[role]} in {root}.")
-    return read_checked(dataset, role, path)
+
+
+def _stat(path: Path | None) -> list[int] | None:
+    return None if path is None else [path.stat().st_size, path.stat().st_mtime_ns]
 
 
 def verified_bytes(dataset: IdxDataset, role: str, cache_dir: str | Path, bundle_dir: Path = BUNDLE_DIR) -> bytes:
-    """The uncompressed bytes of one of the data set's files, checked; unpacked into the cache first if needed."""
+    """The uncompressed bytes of one of the data set's files, checked; unpacked into the cache first if needed.
+
+    The unpacked copy (<home>/unpacked/) is used only while its record says it is the same bytes, checked against
+    the md5 the config gives now, from the source file as it is now (or as it was, if that has been removed).
+    Anything else, a damaged copy included, unpacks the source again: the cache never outlives what it copies.
+    """
     cache_dir = Path(cache_dir).expanduser()
     name, home = dataset.files[role], dataset.home(cache_dir)
     if dataset.folder:
@@ -198,22 +217,30 @@ def verified_bytes(dataset: IdxDataset, role: str, cache_dir: str | Path, bundle
             raise IdxDataError(
                 f"{home} has no {name} (plain or .gz) for {role}. " + dataset.where_to_put_files(cache_dir)
             )
-        return read_checked(dataset, role, path)
-    stem = name.removesuffix(".gz")
-    cached, record = home / stem, home / f"{stem}.md5"
-    if cached.is_file() and record.is_file():
-        data = cached.read_bytes()
-        if md5(data) != record.read_text().strip():
-            raise IdxDataError(
-                f"{cached} is corrupt: its md5 is {md5(data)}, not the {record.read_text().strip()} it had when it "
-                "was unpacked and checked. Fix: delete it; it is unpacked again from the original."
-            )
-        return data
-    sources = [home] + ([bundle_dir] if dataset.bundled else [])
-    path = next((p for p in (_found_in(folder, name) for folder in sources) if p), None)
-    data = read_checked(dataset, role, path) if path else _download(dataset, role, home, cache_dir)
-    write_atomically(cached, data)
-    write_atomically(record, md5(data).encode())  # after the data: a record vouches only for a whole file
+        return read_checked(dataset, role, path, bundle_dir)
+    source = _source(dataset, name, home, bundle_dir)
+    unpacked = home / "unpacked" / name.removesuffix(".gz")
+    record_file = unpacked.with_name(f"{unpacked.name}.json")
+    if unpacked.is_file() and record_file.is_file():
+        data = unpacked.read_bytes()
+        record = {"md5": md5(data), "checked_against": dataset.md5.get(role), "source": _stat(source)}
+        try:
+            kept = json.loads(record_file.read_text())
+        except ValueError:  # a damaged record vouches for nothing
+            kept = {}
+        if source is None:
+            record["source"] = kept.get("source")  # the source was removed after it was unpacked and checked
+        if kept == record:
+            return data
+    if source is None:
+        _download(dataset, role, home, cache_dir, bundle_dir)
+        source = _source(dataset, name, home, bundle_dir)
+        if source is None:
+            raise IdxDataError(f"torchvision downloaded {dataset.title} but wrote no {name} under {home}.")
+    data = read_checked(dataset, role, source, bundle_dir)
+    write_atomically(unpacked, data)
+    record = {"md5": md5(data), "checked_against": dataset.md5.get(role), "source": _stat(source)}
+    write_atomically(record_file, json.dumps(record).encode())  # after the data: it vouches only for a whole file
     return data
 
 

@@ -30,7 +30,7 @@ def score_checkpoint(
     """
     model = load_classifier(path)
     check_same_data(trained_on(model), datamodule.dataset, path)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"trained_on": trained_on(model)}
     if validate:
         results.update(trainer.validate(model, datamodule=datamodule)[0])
     test_set = official_test_set(datamodule)
@@ -67,6 +67,7 @@ def score_ensemble(ensemble: Ensemble, datamodule: MNISTDataModule, pictures_dir
     each = ensemble.member_log_probabilities(images.float().div(255))
     log_probabilities = average_probabilities(each)
     results = {
+        "trained_on": ensemble.trained_on,
         "test/acc": accuracy(log_probabilities, labels),
         "test/loss": F.nll_loss(log_probabilities, labels).item(),
         "members": [

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
 MAX_MISTAKES = 64  # the grid shows the most confident mistakes first; there are rarely more worth a look
@@ -152,31 +153,31 @@ def _mistakes_figure(plt, probabilities, labels, predicted, images, class_names:
 
 def _per_class_figure(plt, confusion: torch.Tensor, class_names: Sequence[str]):
     right, total = confusion.diagonal(), confusion.sum(dim=1)
-    accuracy = (right / total.clamp(min=1)).numpy()  # a class with no test image shows an empty bar
+    accuracy = (right / total).numpy()  # NaN for a class with no test image: no bar, and never the worst
+    worst = int(np.nanargmin(accuracy))
+    low = 100 * float(accuracy[worst])
+    bottom = max(0.0, low - (100 - low) * 0.6 - 0.1)  # zoomed in: at 99 %, full-height bars would all look alike
     fig, ax = plt.subplots(figsize=(6.4, 4))
     bars = ax.bar(
         range(len(class_names)),
         100 * accuracy,
-        color=["tab:red" if a == accuracy.min() else "tab:blue" for a in accuracy],
+        color=["tab:red" if k == worst else "tab:blue" for k in range(len(accuracy))],
     )
     for bar, wrong, n in zip(bars, (total - right).tolist(), total.tolist()):
         ax.annotate(
-            f"{wrong} of {n:,}\nwrong",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            f"{wrong} of {n:,}\nwrong" if n else "no test\nimages",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height() if n else bottom),
             textcoords="offset points",
             xytext=(0, 2),
             ha="center",
             fontsize=7,
         )
-    low = 100 * float(accuracy.min())
-    bottom = max(0.0, low - (100 - low) * 0.6 - 0.1)  # zoomed in: at 99 %, full-height bars would all look alike
     ax.set_ylim(bottom, 100 + (100 - bottom) * 0.15)  # room for the labels above the bars
     ax.axhline(100, color="gray", linewidth=0.8, linestyle=":")
     _class_ticks(ax.xaxis, class_names)
     ax.set_xlabel("true class")
     ax.set_ylabel("accuracy on its test images (%)")
-    worst = class_names[int(accuracy.argmin())]
-    ax.set_title(f"accuracy per class on the official test set (worst: {worst}, in red)", fontsize=10)
+    ax.set_title(f"accuracy per class on the official test set (worst: {class_names[worst]}, in red)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -37,14 +37,14 @@ class Teachers(L.Callback):
                 f"distillation.teachers: {err} Teachers for experiment=mlp_distill are trained by "
                 "`python -m mnist_lightning.train -m experiment=cnn_teacher seed=0,1`."
             ) from err
-        # On a CPU onnxruntime runs the teachers (fp32), several times as fast as PyTorch for the CNN teachers
-        # (docs/speed.md, "Distillation"); on a GPU they stay in PyTorch, in bf16 where the GPU has it.
-        teacher = on_onnxruntime(teacher) if pl_module.device.type == "cpu" else teacher.to(pl_module.device)
         if teacher.trained_on != trained_on(pl_module):
             raise ValueError(
                 f"distillation.teachers were trained on {teacher.trained_on}, the student learns {trained_on(pl_module)}: "
                 "a teacher can only teach the classes it knows. Use teachers trained with the student's data=."
             )
+        # On a CPU onnxruntime runs the teachers (fp32), several times as fast as PyTorch for the CNN teachers
+        # (docs/speed.md, "Distillation"); on a GPU they stay in PyTorch, in bf16 where the GPU has it.
+        teacher = on_onnxruntime(teacher) if pl_module.device.type == "cpu" else teacher.to(pl_module.device)
         datamodule = trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning at run time, not declared
         train_images = len(datamodule.train_set) + len(datamodule.val_set)
         warn_if_teachers_saw_the_holdout(teacher.files, datamodule.val_size, train_images)

@@ -175,7 +175,7 @@ def test_non_editable_install_trains_offline_from_anywhere(tmp_path, cache_dir):
     assert result.returncode == 0, result.stderr
     # The configs came from the installed copy, not from this checkout.
     assert f"path: {target / 'mnist_lightning' / 'conf'}\n" in (elsewhere / "run" / ".hydra" / "hydra.yaml").read_text()
-    unpacked = tmp_path / "fresh_cache" / "mnist" / "train-images-idx3-ubyte"  # from the installed bundle
+    unpacked = tmp_path / "fresh_cache" / "mnist" / "unpacked" / "train-images-idx3-ubyte"  # from the installed bundle
     assert unpacked.is_file()
     assert read_json(elsewhere / "run" / "metrics.json")["test/acc"] >= 0
     # Scored again by the console command, into the folder its module name gives (outputs/eval/<date>/<time>).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
+import json
 
 import pytest
 import yaml
@@ -48,8 +48,38 @@ def test_without_a_logger_a_run_keeps_its_own_record(tmp_path):
     assert not (tmp_path / "run" / "tensorboard").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed here")
-def test_a_logger_whose_package_is_missing_names_the_extra_to_install():
+@pytest.mark.slow  # ~25 s a run: W&B starts its own service process
+def test_wandb_offline_records_settings_results_and_pictures_one_run_per_job(tmp_path):
+    """Offline, as conf/logger/wandb.yaml runs it, twice in one process as a sweep's jobs run: each job has its own
+    record file (run-*.wandb, protobuf records) holding the settings' and results' keys and its own test accuracy,
+    and its pictures in its media folder."""
+    pytest.importorskip("wandb")
+    for seed in (0, 1):
+        run_dir = tmp_path / f"job{seed}"
+        metrics = train_in_process(run_dir, *TINY_RUN, "logger=wandb", "figures=true", f"seed={seed}")
+        (offline,) = (run_dir / "wandb").glob("offline-run-*")  # not the first job's run, reused
+        (record,) = offline.glob("run-*.wandb")
+        data = record.read_bytes()
+        for key in (
+            "regularizer.dropout",
+            "model.hidden_sizes",
+            "data.dataset",
+            "train/loss",
+            "val/acc",
+            "hp/test_acc",
+        ):
+            assert key.encode() in data, key
+        assert json.dumps(metrics["test/acc"]).encode() in data
+        pictures = {
+            path.name.rsplit("_", 2)[0] for path in (offline / "files" / "media" / "images" / "test").glob("*.png")
+        }
+        assert pictures == set(PICTURES)
+
+
+def test_a_logger_whose_package_is_missing_names_the_extra_to_install(monkeypatch):
+    import lightning.pytorch.loggers.wandb
+
+    monkeypatch.setattr(lightning.pytorch.loggers.wandb, "_WANDB_AVAILABLE", False)  # as without the package
     with pytest.raises(
         ModuleNotFoundError, match=r"logger=wandb needs the wandb package: `pip install -e '\.\[wandb\]'`"
     ):

@@ -63,7 +63,10 @@ def log_pictures(loggers: list[Logger], pictures: dict[str, Path]) -> None:
 
 
 def finish(loggers: list[Logger]) -> None:
-    """Writes out what was logged after fitting ended (the test results, the pictures)."""
+    """Writes out what was logged after fitting ended (the test results, the pictures), and ends the W&B run:
+    Lightning leaves it open until the process exits, and the next job of a sweep would log into the same run."""
     for logger in loggers:
         logger.save()
         logger.finalize("success")
+        if isinstance(logger, WandbLogger):
+            logger.experiment.finish()

@@ -159,7 +159,8 @@ async function loadCard() {
   for (const [key, label] of Object.entries(labels)) {
     let value = card[key];
     if (key === "parameters") value = value.toLocaleString("en");
-    if (key === "test_accuracy") value = value == null ? "not recorded" : `${(100 * value).toFixed(2)} % on the official 10,000 test images`;
+    const testSet = card.trained_on.dataset === "mnist" ? "the official 10,000 MNIST test images" : `the test images of data=${card.trained_on.dataset}`;
+    if (key === "test_accuracy") value = value == null ? "not recorded" : `${(100 * value).toFixed(2)} % on ${testSet}`;
     if (key === "temperature") value = Number(value).toFixed(3) + (Number(value) === 1 ? " (not fitted)" : " (fitted on validation images)");
     const term = document.createElement("dt");
     term.textContent = label;

@@ -202,13 +202,29 @@ def _stat(path: Path | None) -> list[int] | None:
     return None if path is None else [path.stat().st_size, path.stat().st_mtime_ns]
 
 
-def verified_bytes(dataset: IdxDataset, role: str, cache_dir: str | Path, bundle_dir: Path = BUNDLE_DIR) -> bytes:
-    """The uncompressed bytes of one of the data set's files, checked; unpacked into the cache first if needed.
+def _record(data: bytes, dataset: IdxDataset, role: str, source: Path | None) -> dict:
+    """What an unpacked copy is: its md5, the md5 the config gave for its source, and the source's size and mtime."""
+    return {"md5": md5(data), "checked_against": dataset.md5.get(role), "source": _stat(source)}
 
-    The unpacked copy (<home>/unpacked/) is used only while its record says it is the same bytes, checked against
-    the md5 the config gives now, from the source file as it is now (or as it was, if that has been removed).
-    Anything else, a damaged copy included, unpacks the source again: the cache never outlives what it copies.
-    """
+
+def _valid_copy(unpacked: Path, dataset: IdxDataset, role: str, source: Path | None) -> bytes | None:
+    """The unpacked copy's bytes while its record matches them, the config and the source as they are now (a
+    removed source: as it was); None otherwise, a damaged copy or record included."""
+    record_file = unpacked.with_name(f"{unpacked.name}.json")
+    if not (unpacked.is_file() and record_file.is_file()):
+        return None
+    try:
+        kept = json.loads(record_file.read_text())
+    except ValueError:
+        return None
+    data = unpacked.read_bytes()
+    now = _record(data, dataset, role, source) | ({"source": kept.get("source")} if source is None else {})
+    return data if kept == now else None
+
+
+def verified_bytes(dataset: IdxDataset, role: str, cache_dir: str | Path, bundle_dir: Path = BUNDLE_DIR) -> bytes:
+    """The uncompressed bytes of one of the data set's files, checked; unpacked into <home>/unpacked/ first unless
+    a valid copy is there (`_valid_copy`): the cache never outlives what it copies."""
     cache_dir = Path(cache_dir).expanduser()
     name, home = dataset.files[role], dataset.home(cache_dir)
     if dataset.folder:
@@ -220,18 +236,9 @@ def verified_bytes(dataset: IdxDataset, role: str, cache_dir: str | Path, bundle
         return read_checked(dataset, role, path, bundle_dir)
     source = _source(dataset, name, home, bundle_dir)
     unpacked = home / "unpacked" / name.removesuffix(".gz")
-    record_file = unpacked.with_name(f"{unpacked.name}.json")
-    if unpacked.is_file() and record_file.is_file():
-        data = unpacked.read_bytes()
-        record = {"md5": md5(data), "checked_against": dataset.md5.get(role), "source": _stat(source)}
-        try:
-            kept = json.loads(record_file.read_text())
-        except ValueError:  # a damaged record vouches for nothing
-            kept = {}
-        if source is None:
-            record["source"] = kept.get("source")  # the source was removed after it was unpacked and checked
-        if kept == record:
-            return data
+    copy = _valid_copy(unpacked, dataset, role, source)
+    if copy is not None:
+        return copy
     if source is None:
         _download(dataset, role, home, cache_dir, bundle_dir)
         source = _source(dataset, name, home, bundle_dir)
@@ -239,8 +246,8 @@ def verified_bytes(dataset: IdxDataset, role: str, cache_dir: str | Path, bundle
             raise IdxDataError(f"torchvision downloaded {dataset.title} but wrote no {name} under {home}.")
     data = read_checked(dataset, role, source, bundle_dir)
     write_atomically(unpacked, data)
-    record = {"md5": md5(data), "checked_against": dataset.md5.get(role), "source": _stat(source)}
-    write_atomically(record_file, json.dumps(record).encode())  # after the data: it vouches only for a whole file
+    record = json.dumps(_record(data, dataset, role, source)).encode()
+    write_atomically(unpacked.with_name(f"{unpacked.name}.json"), record)  # after the data: it vouches for a whole file
     return data
 
 

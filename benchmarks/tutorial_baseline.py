@@ -22,15 +22,16 @@ from mnist_lightning.data.idx_files import MNIST, ROLES, verified_bytes
 def run_tutorial(cache_dir: Path, max_epochs: int, target: float) -> list[tuple[float, float]]:
     """Train until official-test accuracy reaches `target` or `max_epochs` pass; returns (training seconds so
     far, test accuracy) after each epoch. Test evaluation is kept off the clock."""
-    root = Path(tempfile.mkdtemp(prefix="tutorial_mnist_"))
-    raw = root / "MNIST" / "raw"  # where torchvision looks for the unpacked IDX files
-    raw.mkdir(parents=True)
-    for role in ROLES:
-        verified_bytes(MNIST, role, cache_dir)  # unpacked and checked into <cache_dir>/mnist/
-        (raw / MNIST.files[role]).symlink_to(MNIST.home(cache_dir) / MNIST.files[role])
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-    train_loader = DataLoader(datasets.MNIST(str(root), train=True, transform=transform), batch_size=64, shuffle=True)
-    test_loader = DataLoader(datasets.MNIST(str(root), train=False, transform=transform), batch_size=1000)
+    with tempfile.TemporaryDirectory(prefix="tutorial_mnist_") as root:  # torchvision reads the files in __init__
+        raw = Path(root) / "MNIST" / "raw"  # where torchvision looks for the unpacked IDX files
+        raw.mkdir(parents=True)
+        for role in ROLES:  # the same checked bytes training reads
+            (raw / MNIST.files[role]).write_bytes(verified_bytes(MNIST, role, cache_dir))
+        train_set = datasets.MNIST(root, train=True, transform=transform)
+        test_set = datasets.MNIST(root, train=False, transform=transform)
+    train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
+    test_loader = DataLoader(test_set, batch_size=1000)
 
     torch.manual_seed(0)
     model = nn.Sequential(

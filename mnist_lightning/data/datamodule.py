@@ -96,10 +96,6 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_set: InMemoryDataset | None = None
         self.test_set: InMemoryDataset | None = None
 
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.dataset.class_names)
-
     def prepare_data(self) -> None:
         # Unpacks and verifies all four files (rank 0 only under DDP) before any rank's setup() reads the cache.
         for role in ROLES:

@@ -29,8 +29,9 @@ def score_checkpoint(
     as it limits trainer.test, and `test/images` says how many were scored.
     """
     model = load_classifier(path)
-    check_same_data(trained_on(model), datamodule.dataset, path)
-    results: dict[str, Any] = {"trained_on": trained_on(model)}
+    data = trained_on(model)
+    check_same_data(data, datamodule.dataset, path)
+    results: dict[str, Any] = {"trained_on": data}
     if validate:
         results.update(trainer.validate(model, datamodule=datamodule)[0])
     test_set = official_test_set(datamodule)

@@ -26,8 +26,8 @@ def load_digit_model(path: str | Path, command: str) -> MNISTClassifier | OnnxCl
     if not data["digits"] or list(data["class_names"]) != list(DIGITS):
         raise ValueError(
             f"{Path(path).name} was trained on data={data['dataset']} ({', '.join(data['class_names'])}), not on "
-            f"handwritten digits 0 to 9 in that order: {command} turns every picture into a centred MNIST-style digit first, which would "
-            "feed it the wrong kind of image. Score it on its own test set with `python -m mnist_lightning.eval "
+            f"handwritten digits 0 to 9 in that order: {command} turns every picture into a centred MNIST-style "
+            "digit first, which would feed it the wrong kind of image. Score it on its own test set with `python -m mnist_lightning.eval "
             f"ckpt_path=<file> data={data['dataset']}`; {command} takes models trained with data=mnist (or on your "
             "own digits: data.dataset.digits=true, class_names 0 to 9)."
         )
